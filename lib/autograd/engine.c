@@ -1,0 +1,260 @@
+/* The backward engine. Nodes are numbered in creation order and a node only consumes
+ * tensors made before it, so visiting the reachable nodes by decreasing number is a
+ * topological order: no recursion, no dependency counting, and a chain of any length
+ * runs in a loop. Each rule is itself made of ops, so with create_graph the backward
+ * pass is recorded like any other computation. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "op.h"
+
+/* Scratch arrays for one pass, grown through the counted allocator. */
+typedef struct pass {
+    cg_node **nodes;
+    size_t nnodes, node_cap;
+    cg_tensor **touched; /* tensors whose grad_acc this pass set */
+    size_t ntouched, touched_cap;
+    uint64_t mark;
+} pass;
+
+static bool push(void ***arr, size_t *n, size_t *cap, void *item)
+{
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 64;
+        void **na = cg__realloc(*arr, *cap * sizeof(void *), nc * sizeof(void *));
+        if (!na)
+            return false;
+        *arr = na;
+        *cap = nc;
+    }
+    (*arr)[(*n)++] = item;
+    return true;
+}
+
+static void pass_free(pass *p)
+{
+    for (size_t i = 0; i < p->ntouched; i++)
+        p->touched[i]->grad_acc = NULL;
+    cg__free(p->nodes, p->node_cap * sizeof(void *));
+    cg__free(p->touched, p->touched_cap * sizeof(void *));
+}
+
+static int by_seq_desc(const void *a, const void *b)
+{
+    uint64_t x = (*(cg_node *const *)a)->seq, y = (*(cg_node *const *)b)->seq;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* Every node reachable from the outputs, found with an explicit stack. A node is taken
+ * once: its position in p->nodes doubles as the visited set via a linear mark. */
+static bool collect(pass *p, cg_tensor *const *outs, int nout)
+{
+    size_t stack_n = 0, stack_cap = 0;
+    cg_node **stack = NULL;
+    bool ok = true;
+    for (int i = 0; i < nout && ok; i++)
+        if (outs[i]->node)
+            ok = push((void ***)&stack, &stack_n, &stack_cap, outs[i]->node);
+    /* visited: a node whose out->grad_acc is the sentinel `p` while collecting */
+    while (ok && stack_n > 0) {
+        cg_node *n = stack[--stack_n];
+        if (n->out->grad_acc == (cg_tensor *)p)
+            continue;
+        n->out->grad_acc = (cg_tensor *)p;
+        ok = push((void ***)&p->nodes, &p->nnodes, &p->node_cap, n);
+        for (int i = 0; ok && i < n->ninputs; i++) {
+            cg_node *m = n->inputs[i]->node;
+            if (m && m->out->grad_acc != (cg_tensor *)p)
+                ok = push((void ***)&stack, &stack_n, &stack_cap, m);
+        }
+    }
+    for (size_t i = 0; i < p->nnodes; i++)
+        p->nodes[i]->out->grad_acc = NULL;
+    cg__free(stack, stack_cap * sizeof(void *));
+    if (!ok)
+        cg__error(CG_ERR_NOMEM, "backward: out of memory");
+    qsort(p->nodes, p->nnodes, sizeof *p->nodes, by_seq_desc);
+    return ok;
+}
+
+/* Add g into t's accumulator for this pass. */
+static bool accumulate(pass *p, cg_tensor *t, cg_tensor *g)
+{
+    if (t->grad_acc) {
+        t->grad_acc = cg_add(t->grad_acc, g);
+        return t->grad_acc != NULL;
+    }
+    t->grad_acc = g;
+    if (!push((void ***)&p->touched, &p->ntouched, &p->touched_cap, t)) {
+        t->grad_acc = NULL;
+        cg__error(CG_ERR_NOMEM, "backward: out of memory");
+        return false;
+    }
+    return true;
+}
+
+static cg_status check_versions(const cg_node *n)
+{
+    const cg__op_def *def = &cg__ops[n->op];
+    for (int i = 0; i < n->ninputs && i < 7; i++)
+        if ((def->saved & (1u << i)) && n->inputs[i]->storage->version != n->versions[i])
+            return cg__error(CG_ERR_STATE,
+                             "backward: input %d of %s was modified in place after the op was "
+                             "recorded (version %llu, now %llu)",
+                             i, def->name, (unsigned long long)n->versions[i],
+                             (unsigned long long)n->inputs[i]->storage->version);
+    return CG_OK;
+}
+
+static cg_status run_node(pass *p, const cg_node *n)
+{
+    cg_tensor *g = n->out->grad_acc;
+    if (!g)
+        return CG_OK;
+    if (check_versions(n) != CG_OK)
+        return cg_last_status();
+    cg_tensor *small[4] = {NULL, NULL, NULL, NULL};
+    cg_tensor **gin = small;
+    if (n->ninputs > 4) {
+        gin = cg__calloc((size_t)n->ninputs, sizeof *gin);
+        if (!gin)
+            return cg__error(CG_ERR_NOMEM, "backward: out of memory");
+    }
+    cg_status st = cg__ops[n->op].backward(n, g, gin);
+    for (int i = 0; st == CG_OK && i < n->ninputs; i++) {
+        if (!n->inputs[i]->requires_grad || !gin[i])
+            continue;
+        if (!accumulate(p, n->inputs[i], gin[i]))
+            st = cg_last_status();
+    }
+    if (st == CG_OK)
+        for (int i = 0; i < n->ninputs; i++)
+            if (n->inputs[i]->requires_grad && !gin[i] && cg_last_status() != CG_OK)
+                st = cg__error(cg_last_status(), "backward of %s failed: %s",
+                               cg__ops[n->op].name, cg_last_error());
+    if (gin != small)
+        cg__free(gin, (size_t)n->ninputs * sizeof *gin);
+    return st;
+}
+
+/* The gradient to start from: grad_output, or ones for a one-element output. */
+static cg_tensor *seed_for(cg_tensor *out, cg_tensor *gout, const char *who)
+{
+    char a[160], b[160];
+    if (!gout) {
+        if (cg__shape_numel(out->ndim, out->shape) != 1) {
+            cg__error(CG_ERR_SHAPE, "%s: grad can be implicitly created only for one-element "
+                                    "outputs; output has shape %s",
+                      who, cg__shape_str(out->ndim, out->shape, a, sizeof a));
+            return NULL;
+        }
+        cg_tensor *one = cg__const(out->dtype, 1.0);
+        return one ? cg_reshape(one, out->ndim, out->shape) : NULL;
+    }
+    if (!cg__check_tensor(gout, who))
+        return NULL;
+    if (gout->ndim != out->ndim ||
+        memcmp(gout->shape, out->shape, sizeof(int64_t) * (size_t)out->ndim)) {
+        cg__error(CG_ERR_SHAPE, "%s: grad_output has shape %s but output has shape %s", who,
+                  cg__shape_str(gout->ndim, gout->shape, a, sizeof a),
+                  cg__shape_str(out->ndim, out->shape, b, sizeof b));
+        return NULL;
+    }
+    if (gout->dtype != out->dtype) {
+        cg__error(CG_ERR_DTYPE, "%s: grad_output has dtype %s but output has dtype %s", who,
+                  cg_dtype_name(gout->dtype), cg_dtype_name(out->dtype));
+        return NULL;
+    }
+    return gout;
+}
+
+/* The shared pass: seeds, collection, rules in reverse creation order. */
+static cg_status run_pass(pass *p, cg_tensor *const *outs, int nout, cg_tensor *const *gouts,
+                          bool create_graph, const char *who)
+{
+    if (nout <= 0 || !outs)
+        return cg__error(CG_ERR_VALUE, "%s: no outputs", who);
+    for (int i = 0; i < nout; i++) {
+        if (!cg__check_tensor(outs[i], who))
+            return cg_last_status();
+        if (!outs[i]->requires_grad)
+            return cg__error(CG_ERR_STATE, "%s: output %d does not require grad and has no "
+                                           "recorded op",
+                             who, i);
+    }
+    if (!cg__tape_require(who))
+        return cg_last_status();
+    bool prev = cg_set_grad_enabled(create_graph);
+    cg_status st = collect(p, outs, nout) ? CG_OK : cg_last_status();
+    for (int i = 0; st == CG_OK && i < nout; i++) {
+        cg_tensor *seed = seed_for(outs[i], gouts ? gouts[i] : NULL, who);
+        if (!seed || !accumulate(p, outs[i], seed))
+            st = cg_last_status();
+    }
+    for (size_t i = 0; st == CG_OK && i < p->nnodes; i++)
+        st = run_node(p, p->nodes[i]);
+    cg_set_grad_enabled(prev);
+    return st;
+}
+
+/* leaf->grad += g, as a plain tensor the leaf owns. */
+static cg_status add_into_leaf_grad(cg_tensor *leaf, cg_tensor *g)
+{
+    if (!leaf->grad) {
+        leaf->grad = cg__tensor_alloc(NULL, leaf->dtype, leaf->ndim, leaf->shape);
+        if (!leaf->grad)
+            return cg_last_status();
+        cg__copy_into(leaf->grad, g);
+        return CG_OK;
+    }
+    int64_t n = cg__shape_numel(leaf->ndim, leaf->shape);
+    for (int64_t i = 0; i < n; i++)
+        cg__store(leaf->grad, i, cg__load(leaf->grad, i) + cg__load(g, cg__storage_index(g, i)));
+    cg__bump_version(leaf->grad);
+    return CG_OK;
+}
+
+cg_status cg_backward(cg_tensor *output, cg_tensor *grad_output)
+{
+    pass p = {0};
+    cg_status st = run_pass(&p, &output, 1, &grad_output, false, "cg_backward");
+    for (size_t i = 0; st == CG_OK && i < p.ntouched; i++) {
+        cg_tensor *t = p.touched[i];
+        if (!t->node && t->requires_grad)
+            st = add_into_leaf_grad(t, t->grad_acc);
+    }
+    pass_free(&p);
+    return st;
+}
+
+cg_status cg_grad(cg_tensor *const *outputs, int noutputs, cg_tensor *const *grad_outputs,
+                  cg_tensor *const *inputs, int ninputs, cg_tensor **grads,
+                  const cg_grad_options *options)
+{
+    cg_grad_options opt = {false, false};
+    if (options)
+        opt = *options;
+    if (!inputs || !grads || ninputs <= 0)
+        return cg__error(CG_ERR_VALUE, "cg_grad: need at least one input and a grads array");
+    for (int j = 0; j < ninputs; j++) {
+        grads[j] = NULL;
+        if (!cg__check_tensor(inputs[j], "cg_grad"))
+            return cg_last_status();
+        if (!inputs[j]->requires_grad)
+            return cg__error(CG_ERR_STATE, "cg_grad: input %d does not require grad", j);
+    }
+    pass p = {0};
+    cg_status st = run_pass(&p, outputs, noutputs, grad_outputs, opt.create_graph, "cg_grad");
+    for (int j = 0; st == CG_OK && j < ninputs; j++) {
+        grads[j] = inputs[j]->grad_acc;
+        if (!grads[j] && !opt.allow_unused)
+            st = cg__error(CG_ERR_STATE, "cg_grad: input %d was not used in the graph of the "
+                                         "outputs (set allow_unused)",
+                           j);
+    }
+    pass_free(&p);
+    if (st != CG_OK)
+        for (int j = 0; j < ninputs; j++)
+            grads[j] = NULL;
+    return st;
+}

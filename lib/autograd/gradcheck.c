@@ -1,0 +1,2 @@
+/* STUB */
+#include "op.h"
