@@ -8,35 +8,26 @@
 
 #include "op.h"
 
-/* Scratch arrays for one pass, grown through the counted allocator. */
+/* One pass works in three arrays the tape keeps across resets (so a steady training
+ * loop allocates nothing): the reachable nodes, a DFS stack, and the tensors whose
+ * grad_acc the pass set. */
 typedef struct pass {
-    cg_node **nodes;
-    size_t nnodes, node_cap;
-    cg_tensor **touched; /* tensors whose grad_acc this pass set */
-    size_t ntouched, touched_cap;
-    uint64_t mark;
+    cg_tape *tape;
+    cg__ptr_array *nodes, *stack, *touched;
 } pass;
 
-static bool push(void ***arr, size_t *n, size_t *cap, void *item)
+static pass pass_begin(cg_tape *tape)
 {
-    if (*n == *cap) {
-        size_t nc = *cap ? *cap * 2 : 64;
-        void **na = cg__realloc(*arr, *cap * sizeof(void *), nc * sizeof(void *));
-        if (!na)
-            return false;
-        *arr = na;
-        *cap = nc;
-    }
-    (*arr)[(*n)++] = item;
-    return true;
+    pass p = {tape, &tape->scratch[0], &tape->scratch[1], &tape->scratch[2]};
+    p.nodes->n = p.stack->n = p.touched->n = 0;
+    return p;
 }
 
-static void pass_free(pass *p)
+static void pass_end(pass *p)
 {
-    for (size_t i = 0; i < p->ntouched; i++)
-        p->touched[i]->grad_acc = NULL;
-    cg__free(p->nodes, p->node_cap * sizeof(void *));
-    cg__free(p->touched, p->touched_cap * sizeof(void *));
+    for (size_t i = 0; i < p->touched->n; i++)
+        ((cg_tensor *)p->touched->items[i])->grad_acc = NULL;
+    p->nodes->n = p->stack->n = p->touched->n = 0;
 }
 
 static int by_seq_desc(const void *a, const void *b)
@@ -45,35 +36,32 @@ static int by_seq_desc(const void *a, const void *b)
     return x < y ? 1 : x > y ? -1 : 0;
 }
 
-/* Every node reachable from the outputs, found with an explicit stack. A node is taken
- * once: its position in p->nodes doubles as the visited set via a linear mark. */
+/* Every node reachable from the outputs, found with an explicit stack. While collecting,
+ * a node's out->grad_acc holds a sentinel meaning "visited". */
 static bool collect(pass *p, cg_tensor *const *outs, int nout)
 {
-    size_t stack_n = 0, stack_cap = 0;
-    cg_node **stack = NULL;
+    cg_tensor *visited = (cg_tensor *)p;
     bool ok = true;
     for (int i = 0; i < nout && ok; i++)
         if (outs[i]->node)
-            ok = push((void ***)&stack, &stack_n, &stack_cap, outs[i]->node);
-    /* visited: a node whose out->grad_acc is the sentinel `p` while collecting */
-    while (ok && stack_n > 0) {
-        cg_node *n = stack[--stack_n];
-        if (n->out->grad_acc == (cg_tensor *)p)
+            ok = cg__ptr_array_push(p->stack, outs[i]->node);
+    while (ok && p->stack->n > 0) {
+        cg_node *n = p->stack->items[--p->stack->n];
+        if (n->out->grad_acc == visited)
             continue;
-        n->out->grad_acc = (cg_tensor *)p;
-        ok = push((void ***)&p->nodes, &p->nnodes, &p->node_cap, n);
+        n->out->grad_acc = visited;
+        ok = cg__ptr_array_push(p->nodes, n);
         for (int i = 0; ok && i < n->ninputs; i++) {
             cg_node *m = n->inputs[i]->node;
-            if (m && m->out->grad_acc != (cg_tensor *)p)
-                ok = push((void ***)&stack, &stack_n, &stack_cap, m);
+            if (m && m->out->grad_acc != visited)
+                ok = cg__ptr_array_push(p->stack, m);
         }
     }
-    for (size_t i = 0; i < p->nnodes; i++)
-        p->nodes[i]->out->grad_acc = NULL;
-    cg__free(stack, stack_cap * sizeof(void *));
+    for (size_t i = 0; i < p->nodes->n; i++)
+        ((cg_node *)p->nodes->items[i])->out->grad_acc = NULL;
     if (!ok)
         cg__error(CG_ERR_NOMEM, "backward: out of memory");
-    qsort(p->nodes, p->nnodes, sizeof *p->nodes, by_seq_desc);
+    qsort(p->nodes->items, p->nodes->n, sizeof(void *), by_seq_desc);
     return ok;
 }
 
@@ -85,7 +73,7 @@ static bool accumulate(pass *p, cg_tensor *t, cg_tensor *g)
         return t->grad_acc != NULL;
     }
     t->grad_acc = g;
-    if (!push((void ***)&p->touched, &p->ntouched, &p->touched_cap, t)) {
+    if (!cg__ptr_array_push(p->touched, t)) {
         t->grad_acc = NULL;
         cg__error(CG_ERR_NOMEM, "backward: out of memory");
         return false;
@@ -115,8 +103,8 @@ static cg_status run_node(pass *p, const cg_node *n)
         return cg_last_status();
     cg_tensor *small[4] = {NULL, NULL, NULL, NULL};
     cg_tensor **gin = small;
-    if (n->ninputs > 4) {
-        gin = cg__calloc((size_t)n->ninputs, sizeof *gin);
+    if (n->ninputs > 4) { /* concat of many pieces: room from the tape, freed at reset */
+        gin = cg__pool_record(p->tape->pool, (size_t)n->ninputs * sizeof *gin);
         if (!gin)
             return cg__error(CG_ERR_NOMEM, "backward: out of memory");
     }
@@ -132,8 +120,6 @@ static cg_status run_node(pass *p, const cg_node *n)
             if (n->inputs[i]->requires_grad && !gin[i] && cg_last_status() != CG_OK)
                 st = cg__error(cg_last_status(), "backward of %s failed: %s",
                                cg__ops[n->op].name, cg_last_error());
-    if (gin != small)
-        cg__free(gin, (size_t)n->ninputs * sizeof *gin);
     return st;
 }
 
@@ -182,8 +168,6 @@ static cg_status run_pass(pass *p, cg_tensor *const *outs, int nout, cg_tensor *
                                            "recorded op",
                              who, i);
     }
-    if (!cg__tape_require(who))
-        return cg_last_status();
     bool prev = cg_set_grad_enabled(create_graph);
     cg_status st = collect(p, outs, nout) ? CG_OK : cg_last_status();
     for (int i = 0; st == CG_OK && i < nout; i++) {
@@ -191,8 +175,8 @@ static cg_status run_pass(pass *p, cg_tensor *const *outs, int nout, cg_tensor *
         if (!seed || !accumulate(p, outs[i], seed))
             st = cg_last_status();
     }
-    for (size_t i = 0; st == CG_OK && i < p->nnodes; i++)
-        st = run_node(p, p->nodes[i]);
+    for (size_t i = 0; st == CG_OK && i < p->nodes->n; i++)
+        st = run_node(p, p->nodes->items[i]);
     cg_set_grad_enabled(prev);
     return st;
 }
@@ -216,14 +200,17 @@ static cg_status add_into_leaf_grad(cg_tensor *leaf, cg_tensor *g)
 
 cg_status cg_backward(cg_tensor *output, cg_tensor *grad_output)
 {
-    pass p = {0};
+    cg_tape *tape = cg__tape_require("cg_backward");
+    if (!tape)
+        return cg_last_status();
+    pass p = pass_begin(tape);
     cg_status st = run_pass(&p, &output, 1, &grad_output, false, "cg_backward");
-    for (size_t i = 0; st == CG_OK && i < p.ntouched; i++) {
-        cg_tensor *t = p.touched[i];
+    for (size_t i = 0; st == CG_OK && i < p.touched->n; i++) {
+        cg_tensor *t = p.touched->items[i];
         if (!t->node && t->requires_grad)
             st = add_into_leaf_grad(t, t->grad_acc);
     }
-    pass_free(&p);
+    pass_end(&p);
     return st;
 }
 
@@ -243,7 +230,10 @@ cg_status cg_grad(cg_tensor *const *outputs, int noutputs, cg_tensor *const *gra
         if (!inputs[j]->requires_grad)
             return cg__error(CG_ERR_STATE, "cg_grad: input %d does not require grad", j);
     }
-    pass p = {0};
+    cg_tape *tape = cg__tape_require("cg_grad");
+    if (!tape)
+        return cg_last_status();
+    pass p = pass_begin(tape);
     cg_status st = run_pass(&p, outputs, noutputs, grad_outputs, opt.create_graph, "cg_grad");
     for (int j = 0; st == CG_OK && j < ninputs; j++) {
         grads[j] = inputs[j]->grad_acc;
@@ -252,7 +242,7 @@ cg_status cg_grad(cg_tensor *const *outputs, int noutputs, cg_tensor *const *gra
                                          "outputs (set allow_unused)",
                            j);
     }
-    pass_free(&p);
+    pass_end(&p);
     if (st != CG_OK)
         for (int j = 0; j < ninputs; j++)
             grads[j] = NULL;

@@ -29,11 +29,23 @@ struct cg_node {
     cg_node *next;       /* tape's list */
 };
 
+/* A growable array of pointers kept by a tape across resets, so that backward passes in
+ * a steady training loop allocate nothing. */
+typedef struct cg__ptr_array {
+    void **items;
+    size_t n, cap;
+} cg__ptr_array;
+
 struct cg_tape {
     cg_pool *pool;
     cg_node *nodes;
     int64_t num_nodes;
+    cg__ptr_array scratch[3]; /* the engine's work lists (see lib/autograd/engine.c) */
 };
+
+/* Append item, growing the array; false on out of memory. */
+bool cg__ptr_array_push(cg__ptr_array *a, void *item);
+void cg__ptr_array_free(cg__ptr_array *a);
 
 /* The active tape of this thread; records a CG_ERR_STATE naming who if there is none. */
 cg_tape *cg__tape_require(const char *who);

@@ -39,6 +39,8 @@ void cg_tape_free(cg_tape *tape)
         return;
     cg_tape_reset(tape);
     cg__pool_free(tape->pool);
+    for (int i = 0; i < 3; i++)
+        cg__ptr_array_free(&tape->scratch[i]);
     if (active_tape == tape)
         active_tape = NULL;
     cg__free(tape, sizeof *tape);
@@ -105,4 +107,25 @@ cg_status cg__tape_record(cg_tape *tape, int op, cg_tensor *const *inputs, int n
     out->node = node;
     out->requires_grad = true;
     return CG_OK;
+}
+
+bool cg__ptr_array_push(cg__ptr_array *a, void *item)
+{
+    if (a->n == a->cap) {
+        size_t cap = a->cap ? a->cap * 2 : 64;
+        void **items = cg__realloc(a->items, a->cap * sizeof *items, cap * sizeof *items);
+        if (!items)
+            return false;
+        a->items = items;
+        a->cap = cap;
+    }
+    a->items[a->n++] = item;
+    return true;
+}
+
+void cg__ptr_array_free(cg__ptr_array *a)
+{
+    cg__free(a->items, a->cap * sizeof *a->items);
+    a->items = NULL;
+    a->n = a->cap = 0;
 }
