@@ -1,0 +1,34 @@
+# Debian packages libcgrad needs, and a function that installs the missing ones.
+# Sourced by scripts/bootstrap.sh and scripts/test.sh; not run on its own.
+
+# Building the library and the example; the test suites (cmocka); later issues' I/O (zlib)
+# and diagram rendering (Graphviz) are listed now so one install serves every stage.
+CG_BUILD_PACKAGES="meson ninja-build pkg-config gcc libc6-dev libblis-openmp-dev
+  libcmocka-dev zlib1g-dev libgraphviz-dev"
+# The sanitizer run: clang, its OpenMP runtime, and its ASan/UBSan runtimes.
+CG_TEST_PACKAGES="clang libomp-dev libclang-rt-14-dev"
+# The valgrind test setup (scripts/test.sh --valgrind).
+CG_VALGRIND_PACKAGES="valgrind"
+
+# cg_install_missing PKG...: apt-get install the packages not installed yet (nothing to do,
+# no network, when all are there). Uses sudo only when not root.
+cg_install_missing() {
+    local missing="" p
+    for p in "$@"; do
+        if [ "$(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null)" != "ii " ]; then
+            missing="$missing $p"
+        fi
+    done
+    [ -z "$missing" ] && return 0
+    local sudo=""
+    if [ "$(id -u)" -ne 0 ]; then
+        if ! command -v sudo >/dev/null 2>&1; then
+            echo "missing Debian packages:$missing (run as root or install sudo)" >&2
+            return 1
+        fi
+        sudo="sudo"
+    fi
+    echo "installing missing Debian packages:$missing"
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q &&
+        $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing
+}
