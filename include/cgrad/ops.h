@@ -128,7 +128,7 @@ CG_API cg_tensor *cg_slice(cg_tensor *x, int axis, int64_t start, int64_t end, i
 CG_API cg_tensor *cg_expand(cg_tensor *x, int ndim, const int64_t *shape);
 /* A size-1 dimension inserted at axis (in [-ndim-1, ndim]). A view. */
 CG_API cg_tensor *cg_unsqueeze(cg_tensor *x, int axis);
-/* Dimension axis, which must have size 1, removed. A view. */
+/* Dimension axis removed if its size is 1; otherwise x unchanged (torch.squeeze). A view. */
 CG_API cg_tensor *cg_squeeze(cg_tensor *x, int axis);
 /* All dimensions from start to end (inclusive) merged into one (torch.flatten). */
 CG_API cg_tensor *cg_flatten(cg_tensor *x, int start, int end);

@@ -3,6 +3,7 @@
  * topological order: no recursion, no dependency counting, and a chain of any length
  * runs in a loop. Each rule is itself made of ops, so with create_graph the backward
  * pass is recorded like any other computation. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -108,6 +109,7 @@ static cg_status run_node(pass *p, const cg_node *n)
         if (!gin)
             return cg__error(CG_ERR_NOMEM, "backward: out of memory");
     }
+    uint64_t errors_before = cg__error_count();
     cg_status st = cg__ops[n->op].backward(n, g, gin);
     for (int i = 0; st == CG_OK && i < n->ninputs; i++) {
         if (!n->inputs[i]->requires_grad || !gin[i])
@@ -115,11 +117,15 @@ static cg_status run_node(pass *p, const cg_node *n)
         if (!accumulate(p, n->inputs[i], gin[i]))
             st = cg_last_status();
     }
-    if (st == CG_OK)
-        for (int i = 0; i < n->ninputs; i++)
-            if (n->inputs[i]->requires_grad && !gin[i] && cg_last_status() != CG_OK)
-                st = cg__error(cg_last_status(), "backward of %s failed: %s",
-                               cg__ops[n->op].name, cg_last_error());
+    /* A rule built from ops returns NULL for a gradient when one of its ops failed. */
+    bool failed = false;
+    for (int i = 0; i < n->ninputs; i++)
+        failed |= n->inputs[i]->requires_grad && !gin[i];
+    if (st == CG_OK && failed && cg__error_count() != errors_before) {
+        char cause[512];
+        snprintf(cause, sizeof cause, "%s", cg_last_error());
+        st = cg__error(cg_last_status(), "backward of %s failed: %s", cg__ops[n->op].name, cause);
+    }
     return st;
 }
 

@@ -69,6 +69,9 @@ cg_storage *cg__storage_new(size_t nbytes);
 /* Record a failure (printf-style message) on this thread and return status. */
 cg_status cg__error(cg_status status, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* Failures recorded on this thread so far: compare two readings to see whether a call
+ * failed, whatever state the caller left behind. */
+uint64_t cg__error_count(void);
 /* Check that t is a live tensor; records an error naming `who` and returns false if not. */
 bool cg__check_tensor(const cg_tensor *t, const char *who);
 

@@ -5,6 +5,7 @@
 
 static _Thread_local cg_status last_status = CG_OK;
 static _Thread_local char last_message[512];
+static _Thread_local uint64_t error_count;
 
 static const char *const status_strings[] = {
 #define CG__STATUS_TEXT(name, text) text,
@@ -37,6 +38,7 @@ cg_status cg__error(cg_status status, const char *fmt, ...)
     vsnprintf(last_message, sizeof last_message, fmt, ap);
     va_end(ap);
     last_status = status;
+    error_count++;
     return status;
 }
 
@@ -58,3 +60,5 @@ bool cg__check_tensor(const cg_tensor *t, const char *who)
     }
     return true;
 }
+
+uint64_t cg__error_count(void) { return error_count; }

@@ -72,7 +72,8 @@ typedef void (*cg__loop_fn)(int64_t n, char *const *ptrs, const int64_t *strides
 void cg__foreach(int ndim, const int64_t *shape, int nops, char *const *base,
                  const int64_t (*strides)[CG_MAX_DIMS], cg__loop_fn fn, const void *ctx,
                  int64_t work);
-/* Copy src into the contiguous tensor dst of the same shape (dtypes may differ). */
+/* Copy src into dst of the same shape (dtypes may differ; dst may be a strided view,
+ * which slice_scatter, concat and reshape's copy path rely on). */
 void cg__copy_into(cg_tensor *dst, const cg_tensor *src);
 
 /* ---- helpers for backward rules ---- */
