@@ -15,7 +15,7 @@ typedef struct chunk {
 } chunk;
 
 typedef struct size_bucket {
-    size_t nbytes; /* 0: empty slot */
+    size_t key; /* nbytes + 1, so that 0 marks an empty slot even for empty tensors */
     cg_storage *head;
 } size_bucket;
 
@@ -43,12 +43,12 @@ cg_pool *cg__pool_new(void)
     return p;
 }
 
-static size_t bucket_slot(const size_bucket *b, size_t nb, size_t nbytes)
+static size_t bucket_slot(const size_bucket *b, size_t nb, size_t key)
 {
-    size_t i = (nbytes * 0x9E3779B97F4A7C15ull) >> 7;
+    size_t i = (key * 0x9E3779B97F4A7C15ull) >> 7;
     for (;; i++) {
         const size_bucket *s = &b[i & (nb - 1)];
-        if (s->nbytes == nbytes || s->nbytes == 0)
+        if (s->key == key || s->key == 0)
             return i & (nb - 1);
     }
 }
@@ -60,8 +60,8 @@ static bool grow_buckets(cg_pool *p)
     if (!b)
         return false;
     for (size_t i = 0; i < p->nbuckets; i++)
-        if (p->buckets[i].nbytes)
-            b[bucket_slot(b, nb, p->buckets[i].nbytes)] = p->buckets[i];
+        if (p->buckets[i].key)
+            b[bucket_slot(b, nb, p->buckets[i].key)] = p->buckets[i];
     cg__free(p->buckets, p->nbuckets * sizeof *p->buckets);
     p->buckets = b;
     p->nbuckets = nb;
@@ -71,9 +71,9 @@ static bool grow_buckets(cg_pool *p)
 /* Put a storage on its size's free list. */
 static void park_storage(cg_pool *p, cg_storage *s)
 {
-    size_t i = bucket_slot(p->buckets, p->nbuckets, s->nbytes);
-    if (p->buckets[i].nbytes == 0) {
-        p->buckets[i].nbytes = s->nbytes;
+    size_t i = bucket_slot(p->buckets, p->nbuckets, s->nbytes + 1);
+    if (p->buckets[i].key == 0) {
+        p->buckets[i].key = s->nbytes + 1;
         p->nused++;
     }
     s->next = p->buckets[i].head;
@@ -84,8 +84,8 @@ cg_storage *cg__pool_storage(cg_pool *p, size_t nbytes)
 {
     if (p->nused * 2 >= p->nbuckets && !grow_buckets(p))
         return NULL;
-    size_t i = bucket_slot(p->buckets, p->nbuckets, nbytes);
-    cg_storage *s = p->buckets[i].nbytes ? p->buckets[i].head : NULL;
+    size_t i = bucket_slot(p->buckets, p->nbuckets, nbytes + 1);
+    cg_storage *s = p->buckets[i].key ? p->buckets[i].head : NULL;
     if (s) {
         p->buckets[i].head = s->next;
     } else {
