@@ -399,18 +399,44 @@ static void test_gradcheck_catches_wrong_gradient(void **state)
     assert_error_contains("mul");
 }
 
+/* Above max_entries the check samples rows and columns, and still catches errors. */
+static void test_sampled_jacobian(void **state)
+{
+    (void)state;
+    cg_rng rng = cg_rng_init(11);
+    cg_tensor *a = cg_tensor_normal(&rng, CG_F64, 2, (int64_t[]){30, 20}, 0, 1);
+    cg_tensor *b = cg_tensor_normal(&rng, CG_F64, 2, (int64_t[]){20, 25}, 0, 1);
+    cg_tensor_set_requires_grad(a, true);
+    cg_tensor_set_requires_grad(b, true);
+    cg_tensor *in[2] = {a, b};
+    cg_gradcheck_options opt = cg_gradcheck_defaults();
+    opt.max_entries = 1000;
+    opt.samples = 16;
+    cg_status good = cg_gradcheck(f_matmul, in, 2, NULL, &opt);
+    char msg[600];
+    snprintf(msg, sizeof msg, "%s", cg_last_error());
+    cg_status bad = cg_gradcheck(f_wrong, in, 1, NULL, &opt);
+    cg_tensor_free(a);
+    cg_tensor_free(b);
+    if (good != CG_OK)
+        fail_msg("sampled gradcheck of matmul: %s", msg);
+    assert_int_equal(bad, CG_ERR_GRADCHECK);
+}
+
 int main(void)
 {
     live_at_start = cg_alloc_get_stats().live_bytes;
-    struct CMUnitTest *tests = calloc(ncases + 2, sizeof *tests);
+    enum { FIXED = 3 };
+    struct CMUnitTest *tests = calloc(ncases + FIXED, sizeof *tests);
     tests[0] = (struct CMUnitTest)cmocka_unit_test(test_every_op_has_a_case);
     tests[1] = (struct CMUnitTest)cmocka_unit_test(test_gradcheck_catches_wrong_gradient);
+    tests[2] = (struct CMUnitTest)cmocka_unit_test(test_sampled_jacobian);
     char (*names)[128] = calloc(ncases, sizeof *names);
     for (size_t i = 0; i < ncases; i++) {
         snprintf(names[i], sizeof names[i], "%s: %s", cases[i].op, cases[i].label);
-        tests[i + 2] = (struct CMUnitTest){names[i], test_case, case_setup, case_teardown, NULL};
+        tests[i + FIXED] = (struct CMUnitTest){names[i], test_case, case_setup, case_teardown, NULL};
     }
-    int failed = _cmocka_run_group_tests("gradcheck_ops", tests, ncases + 2, NULL, NULL);
+    int failed = _cmocka_run_group_tests("gradcheck_ops", tests, ncases + FIXED, NULL, NULL);
     free(names);
     free(tests);
     return failed;
