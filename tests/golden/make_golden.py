@@ -3,7 +3,8 @@
 
 Run from anywhere with Debian's interpreter:  /usr/bin/python3 tests/golden/make_golden.py
 It rewrites tests/golden/<family>.txt (the files tests/test_golden.c reads). The output is
-deterministic (torch.manual_seed, one seed per family), so rerunning it gives the same bytes; commit the files.
+deterministic (torch.manual_seed, one seed per family), so rerunning it gives the same
+bytes; commit the files.
 
 FILE FORMAT (read by tests/test_golden.c with no libraries)
   The file is a stream of whitespace-separated tokens; line breaks carry no meaning.
