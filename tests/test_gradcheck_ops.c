@@ -216,6 +216,8 @@ static const op_case cases[] = {
     {"le", "zero gradient", f_le, 2, {IN(RANDN, 1, 5), IN(RANDN, 1, 5)}, false},
     {"gt", "zero gradient", f_gt, 2, {IN(RANDN, 1, 5), IN(RANDN, 0, 0)}, false},
     {"ge", "zero gradient", f_ge, 2, {IN(RANDN, 1, 5), IN(RANDN, 1, 5)}, false},
+    {"where", "three-way broadcast", f_where, 3, {IN(AWAY_FROM_ZERO, 2, 4, 1), IN(RANDN, 0, 0), IN(RANDN, 3, 2, 4, 3)}, false},
+    {"pow", "broadcast both", f_pow, 2, {IN(POSITIVE, 3, 2, 1, 3), IN(RANDN, 2, 4, 1)}, false},
     {"where", "broadcast", f_where, 3, {IN(AWAY_FROM_ZERO, 2, 3, 4), IN(RANDN, 2, 3, 4), IN(RANDN, 1, 4)}, false},
     {"neg", "3-d", f_neg, 1, T1(RANDN, 3, 2, 3, 2), false},
     {"exp", "2-d", f_exp, 1, T1(RANDN, 2, 3, 4), false},

@@ -200,12 +200,12 @@ cg_tensor *cg__where_forward(int op, cg_pool *pool, cg_tensor *const *in, int n,
                              const cg__attrs *attrs)
 {
     (void)op, (void)n, (void)attrs;
-    int nd;
-    int64_t shape[CG_MAX_DIMS];
+    int nd01, nd;
+    int64_t shape01[CG_MAX_DIMS], shape[CG_MAX_DIMS];
     if (!cg__check_float_dtypes("where", in + 1, 2) ||
         !cg__broadcast_shapes("where", in[0]->ndim, in[0]->shape, in[1]->ndim, in[1]->shape,
-                              &nd, shape) ||
-        !cg__broadcast_shapes("where", nd, shape, in[2]->ndim, in[2]->shape, &nd, shape))
+                              &nd01, shape01) ||
+        !cg__broadcast_shapes("where", nd01, shape01, in[2]->ndim, in[2]->shape, &nd, shape))
         return NULL;
     cg_tensor *out = cg__tensor_alloc(pool, in[1]->dtype, nd, shape);
     if (!out)

@@ -49,7 +49,8 @@ cg_tensor *cg__apply(int op, cg_tensor *const *in, int n, const cg__attrs *attrs
 
 /* ---- helpers for kernels ---- */
 
-/* Broadcast shapes a and b into out (NumPy rules); false with an error naming op. */
+/* Broadcast shapes a and b into out (NumPy rules); false with an error naming op.
+ * out must not alias a or b. */
 bool cg__broadcast_shapes(const char *op, int na, const int64_t *a, int nb, const int64_t *b,
                           int *nout, int64_t *out);
 /* Byte strides that read t as if broadcast to (ndim, shape): stride 0 where stretched. */
