@@ -7,28 +7,7 @@
 
 #include "test_util.h"
 
-enum kind { RANDN, POSITIVE, AWAY_FROM_ZERO, INDEX };
-
-typedef struct input_spec {
-    enum kind kind;
-    int ndim;
-    int64_t shape[4];
-    int64_t index[8]; /* values of an INDEX input, row-major */
-} input_spec;
-
-typedef struct op_case {
-    const char *op;    /* the op-table name this case exercises */
-    const char *label; /* what is special about it */
-    cg_grad_fn fn;
-    int ninputs;
-    input_spec in[3];
-    bool first_order_only; /* op not twice differentiable at the sampled points */
-} op_case;
-
-#define UNUSED (void)n, (void)ctx
-#define A in[0]
-#define B in[1]
-#define C in[2]
+#include "gradcheck_cases.h"
 
 static const int64_t flat_shape[] = {-1};
 
@@ -191,12 +170,7 @@ static cg_tensor *f_chain(cg_tensor *const *in, int n, void *ctx)
 
 /* ---- the cases ---- */
 
-#define T1(k, nd, ...) {{k, nd, {__VA_ARGS__}, {0}}}
-#define IN(k, nd, ...) {k, nd, {__VA_ARGS__}, {0}}
-#define IDX1(s0, ...) {INDEX, 1, {s0}, {__VA_ARGS__}}
-#define IDX2(s0, s1, ...) {INDEX, 2, {s0, s1}, {__VA_ARGS__}}
-
-static const op_case cases[] = {
+static const op_case core_cases[] = {
     {"add", "same shape", f_add, 2, {IN(RANDN, 2, 3, 4), IN(RANDN, 2, 3, 4)}, false},
     {"add", "broadcast [3,1]+[4]", f_add, 2, {IN(RANDN, 2, 3, 1), IN(RANDN, 1, 4)}, false},
     {"add", "0-d + [2,3]", f_add, 2, {IN(RANDN, 0, 0), IN(RANDN, 2, 2, 3)}, false},
@@ -280,7 +254,31 @@ static const op_case cases[] = {
     {"matmul", "composite chain", f_chain, 2, {IN(RANDN, 2, 3, 4), IN(RANDN, 2, 4, 3)}, false},
 };
 
-static const size_t ncases = sizeof cases / sizeof cases[0];
+/* All cases: the core ones above and each family's, gathered in main. */
+static op_case *cases;
+static size_t ncases;
+
+static bool gather_cases(void)
+{
+    case_list lists[] = {
+        {core_cases, sizeof core_cases / sizeof core_cases[0]},
+        gradcheck_cases_activation(),
+        gradcheck_cases_conv(),
+        gradcheck_cases_norm(),
+        gradcheck_cases_loss(),
+    };
+    size_t total = 0, k = 0;
+    for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++)
+        total += lists[i].n;
+    cases = calloc(total, sizeof *cases);
+    if (!cases)
+        return false;
+    for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++)
+        for (size_t j = 0; j < lists[i].n; j++)
+            cases[k++] = lists[i].cases[j];
+    ncases = total;
+    return true;
+}
 
 /* Inputs of a case: f64, seeded, shaped to avoid kinks (|x| >= 0.1 where asked). */
 static cg_tensor *make_input(const input_spec *spec, cg_rng *rng)
@@ -289,6 +287,8 @@ static cg_tensor *make_input(const input_spec *spec, cg_rng *rng)
         return cg_tensor_from_data(CG_I64, spec->ndim, spec->shape, spec->index);
     cg_tensor *t = spec->kind == POSITIVE
                        ? cg_tensor_uniform(rng, CG_F64, spec->ndim, spec->shape, 0.5, 2.0)
+                   : spec->kind == PROBABILITY
+                       ? cg_tensor_uniform(rng, CG_F64, spec->ndim, spec->shape, 0.05, 0.95)
                        : cg_tensor_normal(rng, CG_F64, spec->ndim, spec->shape, 0.0, 1.0);
     if (t && spec->kind == AWAY_FROM_ZERO) {
         double *d = cg_tensor_data(t);
@@ -303,7 +303,7 @@ static cg_tensor *make_input(const input_spec *spec, cg_rng *rng)
 static void run_case(const op_case *c, size_t number)
 {
     cg_rng rng = cg_rng_init(1000 + number);
-    cg_tensor *in[3] = {NULL, NULL, NULL};
+    cg_tensor *in[6] = {NULL, NULL, NULL, NULL, NULL, NULL};
     for (int j = 0; j < c->ninputs; j++) {
         in[j] = make_input(&c->in[j], &rng);
         assert_tensor(in[j]);
@@ -427,6 +427,8 @@ static void test_sampled_jacobian(void **state)
 
 int main(void)
 {
+    if (!gather_cases())
+        return 1;
     live_at_start = cg_alloc_get_stats().live_bytes;
     enum { FIXED = 3 };
     struct CMUnitTest *tests = calloc(ncases + FIXED, sizeof *tests);
@@ -441,5 +443,6 @@ int main(void)
     int failed = _cmocka_run_group_tests("gradcheck_ops", tests, ncases + FIXED, NULL, NULL);
     free(names);
     free(tests);
+    free(cases);
     return failed;
 }

@@ -6,5 +6,6 @@
 #include "cgrad/tensor.h"
 #include "cgrad/ops.h"
 #include "cgrad/autograd.h"
+#include "cgrad/nn.h"
 
 #endif

@@ -18,7 +18,7 @@
 #define SAVES_IN2 4u
 #define SAVES_OUT 0x80u
 
-#define CG_OP_LIST(X)                                                                   \
+#define CG_OP_LIST_CORE(X)                                                              \
     /* elementwise.c: binary arithmetic with broadcasting */                            \
     X(ADD, "add", 2, binary_forward, add_backward, SAVES_NONE)                          \
     X(SUB, "sub", 2, binary_forward, sub_backward, SAVES_NONE)                          \
@@ -76,5 +76,18 @@
     X(INDEX_ADD, "index_add", 3, index_add_forward, index_add_backward, SAVES_IN1)      \
     X(SCATTER_ADD, "scatter_add", 3, scatter_add_forward, scatter_add_backward,         \
       SAVES_IN1)
+
+/* The ops of lib/nn, one list per family file. */
+#include "nn/activation_ops.h"
+#include "nn/conv_ops.h"
+#include "nn/loss_ops.h"
+#include "nn/norm_ops.h"
+
+#define CG_OP_LIST(X)                                                                   \
+    CG_OP_LIST_CORE(X)                                                                  \
+    CG_OPS_ACTIVATION(X)                                                                \
+    CG_OPS_CONV(X)                                                                      \
+    CG_OPS_LOSS(X)                                                                      \
+    CG_OPS_NORM(X)
 
 #endif

@@ -1,0 +1,2 @@
+/* STUB: lib/nn/activation.c, to be written. */
+#include "op.h"

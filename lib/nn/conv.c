@@ -1,0 +1,2 @@
+/* STUB: lib/nn/conv.c, to be written. */
+#include "op.h"

@@ -1,0 +1,2 @@
+/* STUB: dropout. */
+#include "op.h"

@@ -1,0 +1,2 @@
+/* STUB: initializers. */
+#include "op.h"

@@ -1,0 +1,2 @@
+/* STUB: modules. */
+#include "op.h"
