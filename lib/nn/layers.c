@@ -1,0 +1,2 @@
+/* STUB: layers as modules. */
+#include "op.h"
