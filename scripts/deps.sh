@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # sourced: the lists are used by the sourcing script
 # Debian packages libcgrad needs, and a function that installs the missing ones.
 # Sourced by scripts/bootstrap.sh and scripts/test.sh; not run on its own.
 
@@ -29,6 +30,7 @@ cg_install_missing() {
         sudo="sudo"
     fi
     echo "installing missing Debian packages:$missing"
+    # shellcheck disable=SC2086  # $missing is a word list
     $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q &&
         $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing
 }
