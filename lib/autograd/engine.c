@@ -62,7 +62,8 @@ static bool collect(pass *p, cg_tensor *const *outs, int nout)
         ((cg_node *)p->nodes->items[i])->out->grad_acc = NULL;
     if (!ok)
         cg__error(CG_ERR_NOMEM, "backward: out of memory");
-    qsort(p->nodes->items, p->nodes->n, sizeof(void *), by_seq_desc);
+    if (p->nodes->n > 1) /* items is NULL before the first push */
+        qsort(p->nodes->items, p->nodes->n, sizeof(void *), by_seq_desc);
     return ok;
 }
 
