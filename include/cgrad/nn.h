@@ -27,11 +27,15 @@ CG_API cg_tensor *cg_sigmoid(cg_tensor *x);
 CG_API cg_tensor *cg_tanh(cg_tensor *x);
 /* max(x, 0); gradient 0 at 0, as PyTorch */
 CG_API cg_tensor *cg_relu(cg_tensor *x);
-/* x if x > 0 else slope x (PyTorch's default slope is 0.01) */
+/* x if x > 0 else slope x (PyTorch's default slope is 0.01; slope finite); gradient slope
+ * at 0 */
 CG_API cg_tensor *cg_leaky_relu(cg_tensor *x, double slope);
-/* x if x > 0 else w x, with w of shape [1] or [C] (C = size of dimension 1 of x) */
+/* x if x > 0 else w x, with w of shape [1] (or 0-d) or [C] (C = size of dimension 1 of x,
+ * 1 for a 1-d x), broadcast over the other dimensions; gradient w at 0. Another weight
+ * shape is CG_ERR_SHAPE. */
 CG_API cg_tensor *cg_prelu(cg_tensor *x, cg_tensor *weight);
-/* x if x > 0 else alpha (e^x - 1) (default alpha 1) */
+/* x if x > 0 else alpha (e^x - 1) (default alpha 1; alpha finite); gradient alpha at 0,
+ * as PyTorch */
 CG_API cg_tensor *cg_elu(cg_tensor *x, double alpha);
 /* scale * elu(x, alpha) with the constants of Klambauer et al. (2017):
  * alpha = 1.6732632423543772848170429916717, scale = 1.0507009873554804934193349852946 */
@@ -41,14 +45,17 @@ CG_API cg_tensor *cg_selu(cg_tensor *x);
 CG_API cg_tensor *cg_gelu(cg_tensor *x, bool tanh_approx);
 /* erf x */
 CG_API cg_tensor *cg_erf(cg_tensor *x);
-/* log(1 + e^(beta x)) / beta, and x itself where beta x > threshold (defaults 1, 20) */
+/* log(1 + e^(beta x)) / beta, and x itself where beta x > threshold (defaults 1, 20);
+ * beta finite and nonzero, threshold not NaN (inf: never linear, still no overflow) */
 CG_API cg_tensor *cg_softplus(cg_tensor *x, double beta, double threshold);
 /* x sigmoid(x) (swish) */
 CG_API cg_tensor *cg_silu(cg_tensor *x);
-/* clamp(x, lo, hi) with gradient 1 strictly inside (lo, hi), as nn.Hardtanh (defaults -1, 1) */
+/* clamp(x, lo, hi) with gradient 1 strictly inside (lo, hi), as nn.Hardtanh (defaults -1, 1);
+ * lo > hi gives hi everywhere, as F.hardtanh; NaN bounds are an error */
 CG_API cg_tensor *cg_hardtanh(cg_tensor *x, double lo, double hi);
 /* Maxout (Goodfellow et al. 2013): dimension axis (size C, a multiple of k) is split into
- * C/k groups of k consecutive entries and each group reduced by max: size C/k results. */
+ * C/k groups of k consecutive entries and each group reduced by max: size C/k results.
+ * Ties share the gradient (as cg_max). k < 1 or C not a multiple of k: CG_ERR_VALUE. */
 CG_API cg_tensor *cg_maxout(cg_tensor *x, int k, int axis);
 
 /* ======================= losses (lib/nn/loss.c) ======================= */
@@ -127,11 +134,18 @@ CG_API cg_tensor *cg_standardize(cg_tensor *x, cg_tensor *mean, cg_tensor *std, 
 
 /* ======================= dropout (lib/nn/dropout.c) ======================= */
 
-/* Inverted dropout: in training, zero each element with probability p (drawn from rng)
- * and scale the rest by 1/(1-p); p = 1 gives zeros; identity when not training.
- * p outside [0, 1] is an error. */
+/* Inverted dropout (F.dropout): in training, zero each element with probability p and
+ * scale the rest by 1/(1-p). Element i (row-major) is kept when the i-th uniform drawn from
+ * rng is >= p, so the mask depends on the seed and offset only, never on the thread count;
+ * rng advances by numel(x). The gradient is the same mask times 1/(1-p).
+ * Not training, p = 0 or an empty x: x itself is returned and nothing is drawn.
+ * p = 1: x * 0 (zeros, NaN kept), nothing drawn. p outside [0, 1] or NaN: CG_ERR_VALUE;
+ * a NULL rng in training with 0 < p < 1: CG_ERR_NULL (elsewhere rng may be NULL). */
 CG_API cg_tensor *cg_dropout(cg_tensor *x, double p, bool training, cg_rng *rng);
-/* Channel-wise dropout of [N, C, ...]: whole channels zeroed (nn.Dropout2d). */
+/* Channel-wise dropout (F.dropout2d of torch 1.13) of x [N, C, ...], at least 2-d: one draw
+ * per (n, c), broadcast over the other dimensions, so whole channels are zeroed; rng
+ * advances by N*C. A 3-d x is read as (N, C, L), as torch 1.13 does (not as an unbatched
+ * (C, H, W)); a 2-d x as (N, C), one draw per element. Otherwise as cg_dropout. */
 CG_API cg_tensor *cg_dropout2d(cg_tensor *x, double p, bool training, cg_rng *rng);
 
 /* ======================= convolution and pooling (lib/nn/conv.c) ======================= */
