@@ -191,6 +191,30 @@ static void test_steady_state_allocates_nothing(void **state)
     cg_tensor_free(x);
 }
 
+static void test_scopes_name_recorded_ops(void **state)
+{
+    test_ctx *ctx = *state;
+    cg_tensor *x = vec((double[]){1, 2}, 2);
+    assert_null(cg_tape_scope());
+    assert_ok(cg_tape_push_scope("model"));
+    assert_ok(cg_tape_push_scope("0"));
+    cg_tensor *a = cg_exp(x);
+    assert_string_equal(cg_tape_scope(), "model.0");
+    assert_ok(cg_tape_pop_scope());
+    cg_tensor *b = cg_mul(a, a);
+    assert_ok(cg_tape_pop_scope());
+    cg_tensor *c = cg_neg(b);
+    assert_string_equal(cg_tensor_scope(a), "model.0");
+    assert_string_equal(cg_tensor_scope(b), "model");
+    assert_null(cg_tensor_scope(c));
+    assert_int_equal(cg_tape_pop_scope(), CG_ERR_STATE);
+    assert_int_equal(cg_tape_push_scope(""), CG_ERR_VALUE);
+    assert_ok(cg_tape_push_scope("open"));
+    cg_tape_reset(ctx->tape); /* a reset closes every scope */
+    assert_null(cg_tape_scope());
+    cg_tensor_free(x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -204,6 +228,7 @@ int main(void)
         CG_TEST(test_in_place_change_is_caught),
         CG_TEST(test_grad_unused_input),
         CG_TEST(test_steady_state_allocates_nothing),
+        CG_TEST(test_scopes_name_recorded_ops),
     };
     return cmocka_run_group_tests_name("autograd", tests, NULL, NULL);
 }

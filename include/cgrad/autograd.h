@@ -39,6 +39,17 @@ CG_API int64_t cg_tape_num_tensors(const cg_tape *tape);
 /* Number of op nodes recorded on the tape now. */
 CG_API int64_t cg_tape_num_nodes(const cg_tape *tape);
 
+/* Scopes name the part of a model an op belongs to, for diagrams (modules open one named
+ * after themselves around their forward). Push opens a scope nested in the current one on
+ * the active tape ("model" then "0" gives "model.0"); every node recorded until the
+ * matching pop carries that path. A reset closes all scopes. */
+CG_API cg_status cg_tape_push_scope(const char *name);
+CG_API cg_status cg_tape_pop_scope(void);
+/* The current scope path of the active tape, NULL at top level (valid until the next reset). */
+CG_API const char *cg_tape_scope(void);
+/* The scope path recorded with the op that produced t, or NULL. */
+CG_API const char *cg_tensor_scope(const cg_tensor *t);
+
 /* Whether ops record nodes on this thread (on by default). */
 CG_API bool cg_grad_enabled(void);
 /* Turn recording on or off for this thread and return the previous setting, so a

@@ -26,6 +26,7 @@ struct cg_node {
     cg_tensor *out;
     cg__attrs attrs;
     uint64_t seq;        /* creation order: a node only consumes nodes with smaller seq */
+    const char *scope;   /* dotted path of the scopes open when recorded ("model.0"), or NULL */
     cg_node *next;       /* tape's list */
 };
 
@@ -41,6 +42,8 @@ struct cg_tape {
     cg_node *nodes;
     int64_t num_nodes;
     cg__ptr_array scratch[3]; /* the engine's work lists (see lib/autograd/engine.c) */
+    const char *scope;        /* current scope path (pool memory), NULL at top level */
+    cg__ptr_array scopes;     /* enclosing scope paths, innermost last */
 };
 
 /* Append item, growing the array; false on out of memory. */

@@ -30,6 +30,8 @@ void cg_tape_reset(cg_tape *tape)
                 cg__tensor_release(n->inputs[i]);
     tape->nodes = NULL;
     tape->num_nodes = 0;
+    tape->scope = NULL;
+    tape->scopes.n = 0;
     cg__pool_reset(tape->pool);
 }
 
@@ -41,6 +43,7 @@ void cg_tape_free(cg_tape *tape)
     cg__pool_free(tape->pool);
     for (int i = 0; i < 3; i++)
         cg__ptr_array_free(&tape->scratch[i]);
+    cg__ptr_array_free(&tape->scopes);
     if (active_tape == tape)
         active_tape = NULL;
     cg__free(tape, sizeof *tape);
@@ -101,6 +104,7 @@ cg_status cg__tape_record(cg_tape *tape, int op, cg_tensor *const *inputs, int n
     if (attrs)
         node->attrs = *attrs;
     node->seq = atomic_fetch_add(&next_seq, 1);
+    node->scope = tape->scope;
     node->next = tape->nodes;
     tape->nodes = node;
     tape->num_nodes++;
@@ -128,4 +132,40 @@ void cg__ptr_array_free(cg__ptr_array *a)
     cg__free(a->items, a->cap * sizeof *a->items);
     a->items = NULL;
     a->n = a->cap = 0;
+}
+
+cg_status cg_tape_push_scope(const char *name)
+{
+    cg_tape *tape = cg__tape_require("cg_tape_push_scope");
+    if (!tape)
+        return cg_last_status();
+    if (!name || !*name)
+        return cg__error(CG_ERR_VALUE, "cg_tape_push_scope: empty scope name");
+    size_t outer = tape->scope ? strlen(tape->scope) + 1 : 0, len = strlen(name);
+    char *path = cg__pool_record(tape->pool, outer + len + 1);
+    if (!path || !cg__ptr_array_push(&tape->scopes, (void *)tape->scope))
+        return cg__error(CG_ERR_NOMEM, "cg_tape_push_scope: out of memory");
+    if (outer) {
+        memcpy(path, tape->scope, outer - 1);
+        path[outer - 1] = '.';
+    }
+    memcpy(path + outer, name, len + 1);
+    tape->scope = path;
+    return CG_OK;
+}
+
+cg_status cg_tape_pop_scope(void)
+{
+    cg_tape *tape = cg__tape_require("cg_tape_pop_scope");
+    if (!tape)
+        return cg_last_status();
+    if (tape->scopes.n == 0)
+        return cg__error(CG_ERR_STATE, "cg_tape_pop_scope: no open scope");
+    tape->scope = tape->scopes.items[--tape->scopes.n];
+    return CG_OK;
+}
+
+const char *cg_tape_scope(void)
+{
+    return active_tape ? active_tape->scope : NULL;
 }

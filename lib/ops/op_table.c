@@ -20,3 +20,8 @@ const char *cg_tensor_op_name(const cg_tensor *t)
         return NULL;
     return t->node ? cg__ops[t->node->op].name : "leaf";
 }
+
+const char *cg_tensor_scope(const cg_tensor *t)
+{
+    return t && t->node ? t->node->scope : NULL;
+}
