@@ -138,6 +138,30 @@ static const unary_kernel unary_kernels[] = {
     {CG_OP_POW_SCALAR, k_pow_scalar_f32, k_pow_scalar_f64, 8},
 };
 
+/* where: the condition may have any dtype (nonzero is true); ctx points to it. */
+static inline bool cond_at(const char *p, cg_dtype d)
+{
+    switch (d) {
+    case CG_F32: return *(const float *)p != 0;
+    case CG_F64: return *(const double *)p != 0;
+    case CG_I64: return *(const int64_t *)p != 0;
+    }
+    return false;
+}
+
+#define WHERE_LOOP(T)                                                                       \
+    {                                                                                       \
+        const cg_dtype cd = *(const cg_dtype *)c;                                           \
+        for (int64_t i = 0; i < n; i++) {                                                   \
+            bool k = cond_at(p[0] + i * s[0], cd);                                          \
+            *(T *)(p[3] + i * s[3]) = k ? *(const T *)(p[1] + i * s[1])                     \
+                                        : *(const T *)(p[2] + i * s[2]);                    \
+        }                                                                                   \
+    }
+
+static void where_f32(int64_t n, char *const *p, const int64_t *s, const void *c) WHERE_LOOP(float)
+static void where_f64(int64_t n, char *const *p, const int64_t *s, const void *c) WHERE_LOOP(double)
+
 /* ---- forward kernels ---- */
 
 cg_tensor *cg__binary_forward(int op, cg_pool *pool, cg_tensor *const *in, int n,
@@ -210,25 +234,13 @@ cg_tensor *cg__where_forward(int op, cg_pool *pool, cg_tensor *const *in, int n,
     cg_tensor *out = cg__tensor_alloc(pool, in[1]->dtype, nd, shape);
     if (!out)
         return NULL;
-    /* Not hot: element by element through the generic accessors. */
-    int64_t total = cg__shape_numel(nd, shape);
-    for (int64_t i = 0; i < total; i++) {
-        int64_t idx[CG_MAX_DIMS], rest = i;
-        for (int d = nd - 1; d >= 0; d--) {
-            idx[d] = rest % shape[d];
-            rest /= shape[d];
-        }
-        int64_t off[3];
-        for (int k = 0; k < 3; k++) {
-            const cg_tensor *t = in[k];
-            off[k] = t->offset;
-            for (int d = 0; d < t->ndim; d++)
-                if (t->shape[d] != 1)
-                    off[k] += idx[d + nd - t->ndim] * t->strides[d];
-        }
-        bool c = cg__load(in[0], off[0]) != 0;
-        cg__store(out, i, cg__load(c ? in[1] : in[2], c ? off[1] : off[2]));
-    }
+    int64_t st[4][CG_MAX_DIMS];
+    for (int k = 0; k < 3; k++)
+        cg__broadcast_strides(in[k], nd, st[k]);
+    cg__broadcast_strides(out, nd, st[3]);
+    char *base[4] = {cg__ptr(in[0]), cg__ptr(in[1]), cg__ptr(in[2]), cg__ptr(out)};
+    cg__foreach(nd, shape, 4, base, (const int64_t(*)[CG_MAX_DIMS])st,
+                out->dtype == CG_F32 ? where_f32 : where_f64, &in[0]->dtype, 1);
     return out;
 }
 
