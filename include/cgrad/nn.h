@@ -60,76 +60,120 @@ CG_API cg_tensor *cg_maxout(cg_tensor *x, int k, int axis);
 
 /* ======================= losses (lib/nn/loss.c) ======================= */
 
-/* How a loss reduces its per-element values: mean (PyTorch's default), sum, or none. */
+/* How a loss reduces its per-element values: mean (PyTorch's default), sum, or none.
+ * Any other value is CG_ERR_VALUE. A mean over zero elements is NaN, as PyTorch. */
 typedef enum cg_reduction { CG_REDUCTION_MEAN, CG_REDUCTION_SUM, CG_REDUCTION_NONE } cg_reduction;
+
+/* The losses follow torch.nn.functional (PyTorch 1.13) formula for formula, defaults and
+ * edge cases included, and are built from differentiable ops (bce is a fused op with its
+ * own rule written with ops), so they can be differentiated twice. Inputs and float
+ * targets share one float dtype (else CG_ERR_DTYPE); the messages of shape errors
+ * (CG_ERR_SHAPE) name the function and both shapes. */
 
 /* (input - target)^2, reduced; shapes must match (broadcasting is refused, unlike a
  * warning in PyTorch, because it is almost always a bug). */
 CG_API cg_tensor *cg_mse_loss(cg_tensor *input, cg_tensor *target, cg_reduction reduction);
-/* |input - target|, reduced */
+/* |input - target|, reduced (gradient 0 where they are equal) */
 CG_API cg_tensor *cg_l1_loss(cg_tensor *input, cg_tensor *target, cg_reduction reduction);
-/* 0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta); d = input - target (delta > 0) */
+/* 0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta); d = input - target; delta > 0
+ * (else CG_ERR_VALUE; PyTorch's default 1). */
 CG_API cg_tensor *cg_huber_loss(cg_tensor *input, cg_tensor *target, double delta,
                                 cg_reduction reduction);
-/* 0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta (beta >= 0; beta 0 is L1) */
+/* 0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta; beta >= 0 (else CG_ERR_VALUE;
+ * PyTorch's default 1). beta 0 is exactly cg_l1_loss. huber(delta) = delta smooth_l1(delta). */
 CG_API cg_tensor *cg_smooth_l1_loss(cg_tensor *input, cg_tensor *target, double beta,
                                     cg_reduction reduction);
 
 /* Options of the classification losses; cg_class_loss_defaults() gives PyTorch's. */
 typedef struct cg_class_loss_options {
-    cg_tensor *weight;      /* per-class weights [C], or NULL */
-    int64_t ignore_index;   /* targets equal to this are skipped (-100) */
-    double label_smoothing; /* in [0, 1] (0); cross-entropy only */
-    cg_reduction reduction; /* mean (weighted mean over non-ignored targets, as PyTorch) */
+    cg_tensor *weight;      /* per-class weights [C], or NULL; unlike PyTorch, a weight
+                             * that requires grad gets a gradient */
+    int64_t ignore_index;   /* class targets equal to this are skipped (-100); with
+                             * probability targets it must be negative */
+    double label_smoothing; /* in [0, 1] (0); cross-entropy only: nll_loss refuses
+                             * anything else */
+    cg_reduction reduction; /* mean: for class targets the weighted mean over the counted
+                             * targets, sum(loss) / sum(weight[target]), NaN when no
+                             * target counts, as PyTorch */
 } cg_class_loss_options;
 CG_API cg_class_loss_options cg_class_loss_defaults(void);
 
-/* Cross-entropy from logits [N, C] or [N, C, d1, ...] (computed through log_softmax, so
- * stable for large logits). target: i64 class indices [N] / [N, d1, ...], or float class
- * probabilities of the logits' shape. options may be NULL. */
+/* Cross-entropy from logits [N, C] or [N, C, d1, ...], or one sample [C] (computed through
+ * log_softmax, so stable for large logits). options may be NULL (the defaults).
+ *  - Class targets: i64 [N] / [N, d1, ...] (a 0-d target for [C] logits), each in [0, C)
+ *    or equal to ignore_index; anything else is CG_ERR_VALUE naming the value. With label
+ *    smoothing ls, PyTorch 1.13's (1 - ls) nll + ls / C * S, where S reduces
+ *    -sum_c weight_c log p_c over the counted targets and its mean divides by the same
+ *    sum(weight[target]) as nll's.
+ *  - Probability targets: float, the logits' shape: -sum_c weight_c t_c log p_c with t
+ *    replaced by (1 - ls) t + ls / C; the mean divides by N d1 ... whatever the weights.
+ * reduction none gives [N, d1, ...] ([] for one sample). */
 CG_API cg_tensor *cg_cross_entropy(cg_tensor *logits, cg_tensor *target,
                                    const cg_class_loss_options *options);
-/* Negative log-likelihood of log-probabilities [N, C] (or [N, C, d1, ...]) at i64 targets. */
+/* Negative log-likelihood: -weight[t] log_probs[t] at i64 targets t, with log_probs
+ * [N, C], [N, C, d1, ...] or [C], reduced as cross-entropy's class targets. */
 CG_API cg_tensor *cg_nll_loss(cg_tensor *log_probs, cg_tensor *target,
                               const cg_class_loss_options *options);
-/* Binary cross-entropy of probabilities p in [0, 1] against target in [0, 1]; the logs are
- * clamped at -100 as in PyTorch. weight (broadcast to p) may be NULL. */
+/* Binary cross-entropy -(t log p + (1 - t) log(1 - p)) of probabilities p against target
+ * t (same shape), the logs clamped at -100 as in PyTorch; p outside [0, 1] (or NaN) is
+ * CG_ERR_VALUE. The gradient is PyTorch's (p - t) / max(p (1 - p), 1e-12), finite where
+ * p is exactly 0 or 1 (a saturated f32 sigmoid). weight (broadcast to p) may be NULL. */
 CG_API cg_tensor *cg_bce_loss(cg_tensor *p, cg_tensor *target, cg_tensor *weight,
                               cg_reduction reduction);
-/* Binary cross-entropy from logits, stable for large |logits|; pos_weight (broadcast over
- * the last dimension, as PyTorch) and weight may be NULL. */
+/* Binary cross-entropy of sigmoid(logits), computed stably for any |logits| (PyTorch's
+ * max(-x, 0) form): -(pos_weight t log s + (1 - t) log(1 - s)). pos_weight and weight
+ * broadcast against the logits (a [C] pos_weight applies along the last dimension, as
+ * PyTorch) and may be NULL. */
 CG_API cg_tensor *cg_bce_with_logits(cg_tensor *logits, cg_tensor *target, cg_tensor *weight,
                                      cg_tensor *pos_weight, cg_reduction reduction);
 
 /* ======================= normalization (lib/nn/norm.c) ======================= */
 
-/* Batch normalization over dimension 1 of x ([N, C] or [N, C, L] or [N, C, H, W]).
+/* As torch.nn.functional, built from differentiable ops. weight, bias and running
+ * statistics share x's float dtype; wrong shapes are CG_ERR_SHAPE naming the function and
+ * the shapes. */
+
+/* Batch normalization over dimension 1 of x ([N, C], [N, C, L], [N, C, H, W], ...).
  * training: normalise with the batch's mean and biased variance and, when running_mean /
- * running_var are not NULL, update them in place (no gradient):
+ * running_var [C] are given (both or neither), update them in place (no gradient):
  *   running = (1 - momentum) running + momentum batch_stat, with the unbiased variance.
- * Not training: normalise with the running statistics (which must be given).
+ * The update bumps their versions, but in training they are not inputs of the recorded
+ * graph, so backward is unaffected. As PyTorch, training with one value per channel
+ * (N times the spatial size is 1) is CG_ERR_VALUE.
+ * Not training: normalise with the running statistics (which must be given, else
+ * CG_ERR_VALUE). The graph keeps its own copy of their values: updating them in place
+ * later changes neither the result nor the gradients of that graph (PyTorch refuses such
+ * a backward instead).
  * weight and bias [C] may be NULL (affine=False). PyTorch defaults: momentum 0.1, eps 1e-5. */
 CG_API cg_tensor *cg_batch_norm(cg_tensor *x, cg_tensor *running_mean, cg_tensor *running_var,
                                 cg_tensor *weight, cg_tensor *bias, bool training,
                                 double momentum, double eps);
-/* Layer normalization over the trailing nshape dimensions, which must equal shape;
- * weight and bias of that shape may be NULL. Default eps 1e-5. */
+/* Layer normalization over the trailing nshape >= 1 dimensions, which must equal shape:
+ * (x - mean) / sqrt(var + eps) with the biased variance, times weight plus bias (of that
+ * shape, each may be NULL). Default eps 1e-5. */
 CG_API cg_tensor *cg_layer_norm(cg_tensor *x, int nshape, const int64_t *shape,
                                 cg_tensor *weight, cg_tensor *bias, double eps);
-/* Group normalization of [N, C, ...] with C divisible by groups; weight, bias [C] or NULL. */
+/* Group normalization of [N, C, ...]: each sample's C / groups consecutive channels are
+ * normalised together (biased variance, eps inside the square root), then scaled and
+ * shifted per channel by weight, bias [C] (or NULL). C not divisible by groups (or
+ * groups < 1) is CG_ERR_VALUE; so is one value per statistic, as PyTorch. */
 CG_API cg_tensor *cg_group_norm(cg_tensor *x, int64_t groups, cg_tensor *weight,
                                 cg_tensor *bias, double eps);
-/* Instance normalization of [N, C, H, W] (each sample and channel over H, W). With
- * running statistics and use_input_stats false, those are used instead (eval with
- * track_running_stats); with use_input_stats and running statistics, they are updated. */
+/* Instance normalization of [N, C, ...] (each sample and channel over the remaining
+ * dimensions; a single spatial element is CG_ERR_VALUE), as F.instance_norm. With
+ * use_input_stats false the running statistics [C] (then required) are used instead, as
+ * batch norm in evaluation; with use_input_stats and running statistics, they are updated
+ * as PyTorch does: the average over the batch of each instance's batch-norm update. */
 CG_API cg_tensor *cg_instance_norm(cg_tensor *x, cg_tensor *running_mean,
                                    cg_tensor *running_var, cg_tensor *weight, cg_tensor *bias,
                                    bool use_input_stats, double momentum, double eps);
 
 /* Feature-wise statistics of a dataset x [N, ...]: mean and std (unbiased, like
- * torch.std) over dimension 0, as new caller-owned tensors of shape x.shape[1:]. */
+ * torch.std: NaN when N is 1) over dimension 0, as new caller-owned tensors of shape
+ * x.shape[1:]. Needs no tape and records nothing. */
 CG_API cg_status cg_feature_stats(const cg_tensor *x, cg_tensor **mean, cg_tensor **std);
-/* (x - mean) / (std + eps) with mean and std broadcast over the batch dimension. */
+/* (x - mean) / (std + eps) with mean and std of shape x.shape[1:], broadcast over the
+ * batch dimension. */
 CG_API cg_tensor *cg_standardize(cg_tensor *x, cg_tensor *mean, cg_tensor *std, double eps);
 
 /* ======================= dropout (lib/nn/dropout.c) ======================= */
