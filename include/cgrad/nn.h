@@ -194,31 +194,49 @@ CG_API cg_tensor *cg_dropout2d(cg_tensor *x, double p, bool training, cg_rng *rn
 
 /* ======================= convolution and pooling (lib/nn/conv.c) ======================= */
 
-/* Geometry of a 2-d convolution or pooling window: [height, width] pairs. */
+/* Geometry of a 2-d convolution or pooling window: [height, width] pairs. Output sizes
+ * are floor((H + 2 padding - dilation (kernel - 1) - 1) / stride) + 1 (ceil_mode=False).
+ * kernel, stride and dilation must be >= 1 and padding >= 0, else CG_ERR_VALUE. */
 typedef struct cg_conv2d_options {
     int64_t kernel[2];
     int64_t stride[2];   /* default: 1 for convolutions, the kernel for pooling */
     int64_t padding[2];  /* zeros on both sides (default 0) */
     int64_t dilation[2]; /* default 1 */
-    int64_t groups;      /* convolutions only; must divide both channel counts (default 1) */
+    int64_t groups;      /* convolutions only (pooling ignores it); >= 1, must divide both
+                          * channel counts (default 1) */
 } cg_conv2d_options;
 /* Convolution defaults for a kh x kw kernel: stride 1, padding 0, dilation 1, groups 1. */
 CG_API cg_conv2d_options cg_conv2d_defaults(int64_t kh, int64_t kw);
 /* Pooling defaults for a kh x kw window: stride = kernel, padding 0, dilation 1. */
 CG_API cg_conv2d_options cg_pool2d_defaults(int64_t kh, int64_t kw);
 
+/* cg_conv2d and the window poolings return contiguous [N, C', Ho, Wo] results. Their
+ * inputs x (and cg_global_avg_pool2d's) are 4-d [N, C, H, W] with C, H, W >= 1 (N may be
+ * 0). Shape errors (CG_ERR_SHAPE, the message naming the function and the shapes): x not
+ * 4-d or with an empty C, H or W; a window larger than the padded input (an output size
+ * < 1). The poolings need options (NULL: CG_ERR_NULL). */
+
 /* Cross-correlation of x [N, C, H, W] with weight [O, C/groups, kh, kw] plus bias [O]
- * (or NULL), like torch.nn.functional.conv2d. Products run through BLIS (im2col). */
+ * (or NULL), like torch.nn.functional.conv2d. options may be NULL: cg_conv2d_defaults for
+ * the weight's kernel; otherwise options->kernel must be the weight's [kh, kw]. Further
+ * CG_ERR_SHAPE: C != weight's dimension 1 times groups, groups not dividing C and O, a
+ * bias not of shape [O]. The products run through BLIS, one per group over the whole
+ * batch (im2col). */
 CG_API cg_tensor *cg_conv2d(cg_tensor *x, cg_tensor *weight, cg_tensor *bias,
                             const cg_conv2d_options *options);
-/* Max over each window of x [N, C, H, W] (padding counts as -inf); the gradient goes to the
- * first maximum of each window, as PyTorch. padding must be at most half the kernel. */
+/* Max over each window of x [N, C, H, W] (padding counts as -inf; a NaN in a window wins);
+ * the gradient goes to the first maximum of each window in row-major order, as PyTorch,
+ * so ties (zeros after a ReLU) match it. padding must be at most half the kernel
+ * (CG_ERR_VALUE otherwise, as PyTorch). */
 CG_API cg_tensor *cg_max_pool2d(cg_tensor *x, const cg_conv2d_options *options);
-/* Mean over each window, padding zeros counted (count_include_pad=True, PyTorch's default). */
+/* Mean over each window, padding zeros counted (count_include_pad=True, PyTorch's default):
+ * every window sum is divided by kh * kw. padding at most half the kernel and dilation 1
+ * (PyTorch's avg_pool2d has none), else CG_ERR_VALUE. */
 CG_API cg_tensor *cg_avg_pool2d(cg_tensor *x, const cg_conv2d_options *options);
 /* Mean over H and W of [N, C, H, W], giving [N, C]. */
 CG_API cg_tensor *cg_global_avg_pool2d(cg_tensor *x);
-/* x @ weight^T + bias with weight [out, in] and bias [out] or NULL (F.linear). */
+/* x @ weight^T + bias with x [*, in] (1-d included), weight [out, in] and bias [out] or
+ * NULL (F.linear); the result is [*, out]. Other shapes: CG_ERR_SHAPE. */
 CG_API cg_tensor *cg_linear(cg_tensor *x, cg_tensor *weight, cg_tensor *bias);
 
 /* ======================= initializers (lib/nn/init.c) ======================= */
