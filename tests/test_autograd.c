@@ -162,9 +162,10 @@ static void test_grad_unused_input(void **state)
     cg_tensor_free(u);
 }
 
-/* One training-like step: forward, backward, in-place update, reset. */
+/* One training-like step: zero the gradient, forward, backward, in-place update, reset. */
 static void step(cg_tape *tape, cg_tensor *w, cg_tensor *x)
 {
+    cg_tensor_zero_grad(w);
     cg_tensor *h = cg_matmul(x, w);
     cg_tensor *loss = cg_mean(cg_pow_scalar(cg_log_softmax(h, 1), 2.0), NULL, 0, false);
     assert_ok(cg_backward(loss, NULL));

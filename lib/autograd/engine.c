@@ -191,16 +191,19 @@ static cg_status run_pass(pass *p, cg_tensor *const *outs, int nout, cg_tensor *
 /* leaf->grad += g, as a plain tensor the leaf owns. */
 static cg_status add_into_leaf_grad(cg_tensor *leaf, cg_tensor *g)
 {
-    if (!leaf->grad) {
+    if (leaf->grad) {
+        cg__add_into(leaf->grad, g);
+        return CG_OK;
+    }
+    if (leaf->grad_spare) {
+        leaf->grad = leaf->grad_spare;
+        leaf->grad_spare = NULL;
+    } else {
         leaf->grad = cg__tensor_alloc(NULL, leaf->dtype, leaf->ndim, leaf->shape);
         if (!leaf->grad)
             return cg_last_status();
-        cg__copy_into(leaf->grad, g);
-        return CG_OK;
     }
-    int64_t n = cg__shape_numel(leaf->ndim, leaf->shape);
-    for (int64_t i = 0; i < n; i++)
-        cg__store(leaf->grad, i, cg__load(leaf->grad, i) + cg__load(g, cg__storage_index(g, i)));
+    cg__copy_into(leaf->grad, g);
     cg__bump_version(leaf->grad);
     return CG_OK;
 }

@@ -39,7 +39,8 @@ struct cg_tensor {
     int refs;       /* caller-owned tensors: the caller plus each node that references it */
     cg_pool *pool;  /* owning pool (a tape's), NULL when the caller owns it */
     cg_node *node;  /* op that produced it while recording, NULL for leaves */
-    cg_tensor *grad;     /* leaf's accumulated gradient, owned by the tensor */
+    cg_tensor *grad;       /* leaf's accumulated gradient, owned by the tensor */
+    cg_tensor *grad_spare; /* the buffer zero_grad took away, reused by the next backward */
     cg_tensor *grad_acc; /* scratch accumulator used during one backward pass */
     char *name;
     cg_tensor *next; /* pool's list of owned or free tensor structs */

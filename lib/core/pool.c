@@ -177,6 +177,10 @@ static void drop_tensor_extras(cg_tensor *t)
         cg__tensor_release(t->grad);
         t->grad = NULL;
     }
+    if (t->grad_spare) {
+        cg__tensor_release(t->grad_spare);
+        t->grad_spare = NULL;
+    }
     if (t->name)
         cg__free(t->name, strlen(t->name) + 1);
     if (t->storage && !t->storage->pool)

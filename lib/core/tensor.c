@@ -81,6 +81,8 @@ void cg__tensor_release(cg_tensor *t)
         return;
     if (t->grad)
         cg__tensor_release(t->grad);
+    if (t->grad_spare)
+        cg__tensor_release(t->grad_spare);
     if (t->name)
         cg__free(t->name, strlen(t->name) + 1);
     cg__storage_release(t->storage);
@@ -389,7 +391,11 @@ void cg_tensor_zero_grad(cg_tensor *t)
 {
     if (!cg__check_tensor(t, "cg_tensor_zero_grad") || !t->grad)
         return;
-    cg__tensor_release(t->grad);
+    /* Keep the buffer: the next backward refills it, so a training loop that zeroes
+     * gradients every step allocates nothing. */
+    if (t->grad_spare)
+        cg__tensor_release(t->grad_spare);
+    t->grad_spare = t->grad;
     t->grad = NULL;
 }
 

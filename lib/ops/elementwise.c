@@ -269,6 +269,18 @@ cg_tensor *cg__contiguous_forward(int op, cg_pool *pool, cg_tensor *const *in, i
     return out;
 }
 
+void cg__add_into(cg_tensor *dst, const cg_tensor *src)
+{
+    int64_t st[3][CG_MAX_DIMS];
+    cg__broadcast_strides(dst, dst->ndim, st[0]);
+    cg__broadcast_strides(src, dst->ndim, st[1]);
+    cg__broadcast_strides(dst, dst->ndim, st[2]);
+    char *base[3] = {cg__ptr(dst), cg__ptr(src), cg__ptr(dst)};
+    cg__foreach(dst->ndim, dst->shape, 3, base, (const int64_t(*)[CG_MAX_DIMS])st,
+                dst->dtype == CG_F32 ? k_add_f32 : k_add_f64, NULL, 1);
+    cg__bump_version(dst);
+}
+
 /* ---- public builders ---- */
 
 static cg_tensor *binary(int op, cg_tensor *a, cg_tensor *b)

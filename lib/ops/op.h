@@ -73,6 +73,9 @@ typedef void (*cg__loop_fn)(int64_t n, char *const *ptrs, const int64_t *strides
 void cg__foreach(int ndim, const int64_t *shape, int nops, char *const *base,
                  const int64_t (*strides)[CG_MAX_DIMS], cg__loop_fn fn, const void *ctx,
                  int64_t work);
+/* dst += src in place, for float tensors of one dtype and shape (dst not a broadcast view);
+ * bumps dst's version. */
+void cg__add_into(cg_tensor *dst, const cg_tensor *src);
 /* Copy src into dst of the same shape (dtypes may differ; dst may be a strided view,
  * which slice_scatter, concat and reshape's copy path rely on). */
 void cg__copy_into(cg_tensor *dst, const cg_tensor *src);
