@@ -7,5 +7,6 @@
 #include "cgrad/ops.h"
 #include "cgrad/autograd.h"
 #include "cgrad/nn.h"
+#include "cgrad/optim.h"
 
 #endif
