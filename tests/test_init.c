@@ -367,6 +367,31 @@ static void test_errors(void **state)
     cg_tensor_free(empty);
 }
 
+/* nn.Linear / nn.Conv2d defaults: weight and bias U(-1/sqrt(fan_in), 1/sqrt(fan_in)). */
+static void test_default_layer_init(void **state)
+{
+    (void)state;
+    cg_rng rng = cg_rng_init(11);
+    cg_module *lin = cg_linear_new(1000, 400, true, CG_F64, &rng);
+    double b = 1 / sqrt(1000.0);
+    assert_bounds(cg_module_find(lin, "weight"), -b, b);
+    assert_moments(cg_module_find(lin, "weight"), 0, b * b / 3);
+    assert_bounds(cg_module_find(lin, "bias"), -b, b);
+    assert_moments(cg_module_find(lin, "bias"), 0, b * b / 3);
+    /* grouped convolution: fan_in = in / groups * kh * kw = 8 * 9 */
+    cg_conv2d_options o = cg_conv2d_defaults(3, 3);
+    o.groups = 2;
+    cg_module *conv = cg_conv2d_new(16, 512, &o, true, CG_F32, &rng);
+    cg_tensor *w = cg_module_find(conv, "weight");
+    assert_int_equal(cg_tensor_size(w, 1), 8);
+    b = 1 / sqrt(72.0);
+    assert_bounds(w, -b, b);
+    assert_moments(w, 0, b * b / 3);
+    assert_bounds(cg_module_find(conv, "bias"), -b, b);
+    cg_module_free(lin);
+    cg_module_free(conv);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -382,6 +407,7 @@ int main(void)
         CG_TEST(test_sparse),
         CG_TEST(test_thread_independence),
         CG_TEST(test_errors),
+        CG_TEST(test_default_layer_init),
     };
     return cmocka_run_group_tests_name("init", tests, NULL, NULL);
 }

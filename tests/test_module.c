@@ -384,6 +384,546 @@ static void test_out_of_memory(void **state)
     assert_true(n > 10 && n < 2000);
 }
 
+
+/* ---- built-in layers ---- */
+
+/* Same shape and values within atol + rtol |b|. */
+static void assert_same(cg_tensor *a, cg_tensor *b, double atol, double rtol)
+{
+    assert_tensor(a);
+    assert_tensor(b);
+    int64_t n = cg_tensor_numel(b);
+    assert_int_equal(cg_tensor_ndim(a), cg_tensor_ndim(b));
+    assert_memory_equal(cg_tensor_shape(a), cg_tensor_shape(b),
+                        sizeof(int64_t) * (size_t)cg_tensor_ndim(b));
+    double *va = malloc((size_t)n * sizeof *va), *vb = malloc((size_t)n * sizeof *vb);
+    assert_ok(cg_tensor_to_f64(a, va));
+    assert_ok(cg_tensor_to_f64(b, vb));
+    for (int64_t i = 0; i < n; i++)
+        assert_close(va[i], vb[i], atol, rtol);
+    free(va);
+    free(vb);
+}
+
+static void assert_shape(const cg_tensor *t, int ndim, const int64_t *shape)
+{
+    assert_non_null(t);
+    assert_int_equal(cg_tensor_ndim(t), ndim);
+    for (int i = 0; i < ndim; i++)
+        assert_int_equal(cg_tensor_size(t, i), shape[i]);
+}
+
+static void test_mlp_as_pytorch(void **state)
+{
+    (void)state;
+    cg_rng rng = cg_rng_init(20);
+    cg_module *mods[] = {cg_linear_new(4, 8, true, CG_F32, &rng),
+                         cg_activation_new(CG_ACT_RELU, 0, 0),
+                         cg_linear_new(8, 3, true, CG_F32, &rng)};
+    cg_module *seq = cg_sequential_new(mods, 3);
+    assert_non_null(seq);
+    assert_names(seq, (const char *[]){"0.weight", "0.bias", "2.weight", "2.bias"}, 4);
+    assert_shape(cg_module_find(seq, "0.weight"), 2, SHAPE(8, 4));
+    assert_shape(cg_module_find(seq, "2.bias"), 1, SHAPE(3));
+    assert_int_equal(cg_module_num_elements(seq), 32 + 8 + 24 + 3);
+    assert_int_equal(cg_module_num_buffers(seq), 0);
+    assert_string_equal(cg_module_type(cg_module_child(seq, 0, NULL)), "Linear");
+    assert_string_equal(cg_module_type(cg_module_child(seq, 1, NULL)), "ReLU");
+    cg_tensor *x = cg_tensor_normal(&rng, CG_F32, 2, SHAPE(5, 4), 0, 1);
+    cg_tensor *y = cg_module_forward(seq, x);
+    cg_tensor *manual =
+        cg_linear(cg_relu(cg_linear(x, cg_module_find(seq, "0.weight"),
+                                    cg_module_find(seq, "0.bias"))),
+                  cg_module_find(seq, "2.weight"), cg_module_find(seq, "2.bias"));
+    assert_same(y, manual, 0, 0);
+    assert_ok(cg_backward(cg_sum(y, NULL, 0, false), NULL));
+    for (int i = 0; i < 4; i++)
+        assert_non_null(cg_tensor_grad(cg_module_parameter(seq, i, NULL)));
+    cg_tensor_free(x);
+    cg_module_free(seq);
+}
+
+static cg_module *conv_stack(cg_rng *rng, cg_dtype dtype)
+{
+    cg_conv2d_options conv = cg_conv2d_defaults(3, 3), pool = cg_pool2d_defaults(2, 2);
+    conv.padding[0] = conv.padding[1] = 1;
+    cg_module *mods[] = {cg_conv2d_new(3, 8, &conv, true, dtype, rng),
+                         cg_batch_norm2d_new(8, NULL, dtype),
+                         cg_activation_new(CG_ACT_RELU, 0, 0),
+                         cg_max_pool2d_new(&pool),
+                         cg_flatten_new(1, -1),
+                         cg_linear_new(8 * 4 * 4, 10, true, dtype, rng)};
+    return cg_sequential_new(mods, 6);
+}
+
+static void test_conv_bn_stack_as_pytorch(void **state)
+{
+    (void)state;
+    cg_rng rng = cg_rng_init(21);
+    cg_module *net = conv_stack(&rng, CG_F32);
+    assert_non_null(net);
+    assert_names(net, (const char *[]){"0.weight", "0.bias", "1.weight", "1.bias", "5.weight",
+                                       "5.bias"}, 6);
+    assert_shape(cg_module_find(net, "0.weight"), 4, SHAPE(8, 3, 3, 3));
+    assert_shape(cg_module_find(net, "5.weight"), 2, SHAPE(10, 128));
+    const char *bufs[] = {"1.running_mean", "1.running_var", "1.num_batches_tracked"};
+    assert_int_equal(cg_module_num_buffers(net), 3);
+    for (int i = 0; i < 3; i++) {
+        const char *name;
+        cg_module_buffer(net, i, &name);
+        assert_string_equal(name, bufs[i]);
+    }
+    cg_tensor *nbt = cg_module_find(net, "1.num_batches_tracked");
+    assert_int_equal(cg_tensor_dtype(nbt), CG_I64);
+    assert_int_equal(cg_tensor_ndim(nbt), 0);
+    const char *types[] = {"Conv2d", "BatchNorm2d", "ReLU", "MaxPool2d", "Flatten", "Linear"};
+    for (int i = 0; i < 6; i++)
+        assert_string_equal(cg_module_type(cg_module_child(net, i, NULL)), types[i]);
+    cg_tensor *x = cg_tensor_normal(&rng, CG_F32, 4, SHAPE(2, 3, 8, 8), 0, 1);
+    cg_tensor *y = cg_module_forward(net, x);
+    assert_shape(y, 2, SHAPE(2, 10));
+    assert_ok(cg_backward(cg_sum(y, NULL, 0, false), NULL));
+    for (int i = 0; i < 6; i++)
+        assert_non_null(cg_tensor_grad(cg_module_parameter(net, i, NULL)));
+    assert_close(cg_tensor_item(nbt), 1, 0, 0);
+    cg_tensor_free(x);
+    cg_module_free(net);
+}
+
+/* Per-channel mean and unbiased variance of x [N, C] (f64). */
+static void column_stats(cg_tensor *x, int64_t c, double *mean, double *var)
+{
+    int64_t n = cg_tensor_size(x, 0);
+    for (int64_t j = 0; j < c; j++) {
+        double s = 0, q = 0;
+        for (int64_t i = 0; i < n; i++)
+            s += cg_tensor_get(x, SHAPE(i, j));
+        mean[j] = s / (double)n;
+        for (int64_t i = 0; i < n; i++) {
+            double d = cg_tensor_get(x, SHAPE(i, j)) - mean[j];
+            q += d * d;
+        }
+        var[j] = q / (double)(n - 1);
+    }
+}
+
+static void test_batch_norm_running_stats(void **state)
+{
+    test_ctx *ctx = *state;
+    enum { N = 16, C = 3 };
+    cg_rng rng = cg_rng_init(22);
+    cg_module *bn = cg_batch_norm1d_new(C, NULL, CG_F64);
+    assert_names(bn, (const char *[]){"weight", "bias"}, 2);
+    cg_tensor *gamma = cg_module_find(bn, "weight"), *beta = cg_module_find(bn, "bias");
+    assert_ok(cg_init_uniform(gamma, &rng, 0.5, 2));
+    assert_ok(cg_init_uniform(beta, &rng, -1, 1));
+    double rm[C] = {0, 0, 0}, rv[C] = {1, 1, 1}, mean[C], var[C];
+    cg_tensor *x = NULL;
+    for (int step = 0; step < 3; step++) {
+        cg_tensor_free(x);
+        x = cg_tensor_normal(&rng, CG_F64, 2, SHAPE(N, C), step, 1 + step);
+        cg_tensor *y = cg_module_forward(bn, x);
+        assert_tensor(y);
+        column_stats(x, C, mean, var);
+        for (int j = 0; j < C; j++) {
+            rm[j] = 0.9 * rm[j] + 0.1 * mean[j];
+            rv[j] = 0.9 * rv[j] + 0.1 * var[j];
+            /* training normalises with the batch's biased variance */
+            double bvar = var[j] * (N - 1) / N, g = cg_tensor_get(gamma, SHAPE(j));
+            double want = (cg_tensor_get(x, SHAPE(5, j)) - mean[j]) / sqrt(bvar + 1e-5) * g +
+                          cg_tensor_get(beta, SHAPE(j));
+            assert_close(cg_tensor_get(y, SHAPE(5, j)), want, 1e-12, 1e-12);
+        }
+        cg_tape_reset(ctx->tape);
+    }
+    cg_tensor *run_mean = cg_module_find(bn, "running_mean");
+    cg_tensor *run_var = cg_module_find(bn, "running_var");
+    for (int j = 0; j < C; j++) {
+        assert_close(cg_tensor_get(run_mean, SHAPE(j)), rm[j], 1e-13, 1e-13);
+        assert_close(cg_tensor_get(run_var, SHAPE(j)), rv[j], 1e-13, 1e-13);
+    }
+    assert_close(cg_tensor_item(cg_module_find(bn, "num_batches_tracked")), 3, 0, 0);
+    /* eval: the running statistics, which stay put */
+    cg_module_train(bn, false);
+    cg_tensor *y = cg_module_forward(bn, x);
+    assert_tensor(y);
+    for (int64_t i = 0; i < N; i++)
+        for (int j = 0; j < C; j++) {
+            double want = (cg_tensor_get(x, SHAPE(i, j)) - rm[j]) / sqrt(rv[j] + 1e-5) *
+                              cg_tensor_get(gamma, SHAPE(j)) + cg_tensor_get(beta, SHAPE(j));
+            assert_close(cg_tensor_get(y, SHAPE(i, j)), want, 1e-12, 1e-12);
+        }
+    assert_close(cg_tensor_get(run_mean, SHAPE(0)), rm[0], 1e-13, 1e-13);
+    assert_close(cg_tensor_item(cg_module_find(bn, "num_batches_tracked")), 3, 0, 0);
+    cg_tensor_free(x);
+    cg_module_free(bn);
+}
+
+/* Without running statistics, batch statistics are used in eval too (PyTorch). */
+static void test_batch_norm_untracked(void **state)
+{
+    (void)state;
+    cg_rng rng = cg_rng_init(23);
+    cg_norm_options o = cg_batch_norm_defaults();
+    assert_close(o.eps, 1e-5, 0, 0);
+    assert_close(o.momentum, 0.1, 0, 0);
+    assert_true(o.affine && o.track_running_stats);
+    o.track_running_stats = false;
+    o.affine = false;
+    cg_module *bn = cg_batch_norm2d_new(2, &o, CG_F64);
+    assert_int_equal(cg_module_num_parameters(bn), 0);
+    assert_int_equal(cg_module_num_buffers(bn), 0);
+    cg_module_train(bn, false);
+    cg_tensor *x = cg_tensor_normal(&rng, CG_F64, 4, SHAPE(4, 2, 3, 3), 3, 2);
+    cg_tensor *y = cg_module_forward(bn, x);
+    cg_tensor *m = cg_mean(y, (int[]){0, 2, 3}, 3, false);
+    cg_tensor *v = cg_var(y, (int[]){0, 2, 3}, 3, 0, false);
+    for (int64_t c = 0; c < 2; c++) {
+        assert_close(cg_tensor_get(m, &c), 0, 1e-12, 0);
+        assert_close(cg_tensor_get(v, &c), 1, 1e-4, 0);
+    }
+    cg_tensor_free(x);
+    cg_module_free(bn);
+}
+
+static void test_dropout_modules(void **state)
+{
+    (void)state;
+    cg_rng rng = cg_rng_init(24);
+    cg_module *d = cg_dropout_new(0.5, 42);
+    assert_string_equal(cg_module_type(d), "Dropout");
+    assert_int_equal(cg_module_num_parameters(d), 0);
+    cg_tensor *x = cg_tensor_uniform(&rng, CG_F64, 2, SHAPE(50, 40), 1, 2);
+    /* training: the module's own generator, seeded with seed, advancing per call */
+    cg_rng same = cg_rng_init(42);
+    cg_tensor *a = cg_module_forward(d, x), *b = cg_module_forward(d, x);
+    cg_tensor *ref = cg_dropout(x, 0.5, true, &same);
+    assert_same(a, ref, 0, 0);
+    int zeros = 0, differ = 0;
+    for (int64_t i = 0; i < 2000; i++) {
+        int64_t at[2] = {i / 40, i % 40};
+        double va = cg_tensor_get(a, at), xi = cg_tensor_get(x, at);
+        zeros += va == 0;
+        differ += va != cg_tensor_get(b, at);
+        assert_true(va == 0 || fabs(va - 2 * xi) < 1e-12);
+    }
+    assert_true(zeros > 850 && zeros < 1150);
+    assert_true(differ > 500);
+    /* eval: the identity */
+    cg_module_train(d, false);
+    assert_same(cg_module_forward(d, x), x, 0, 0);
+    /* Dropout2d zeroes whole channels */
+    cg_module *d2 = cg_dropout2d_new(0.5, 7);
+    assert_string_equal(cg_module_type(d2), "Dropout2d");
+    cg_tensor *img = cg_tensor_uniform(&rng, CG_F64, 4, SHAPE(4, 8, 3, 3), 1, 2);
+    cg_tensor *z = cg_module_forward(d2, img);
+    assert_tensor(z);
+    for (int64_t n = 0; n < 4; n++)
+        for (int64_t c = 0; c < 8; c++) {
+            bool zero = cg_tensor_get(z, SHAPE(n, c, 0, 0)) == 0;
+            for (int64_t k = 0; k < 9; k++)
+                assert_true((cg_tensor_get(z, SHAPE(n, c, k / 3, k % 3)) == 0) == zero);
+        }
+    cg_module_train(d2, false);
+    assert_same(cg_module_forward(d2, img), img, 0, 0);
+    cg_tensor_free(x);
+    cg_tensor_free(img);
+    cg_module_free(d);
+    cg_module_free(d2);
+}
+
+static void test_weight_norm_layers(void **state)
+{
+    (void)state;
+    cg_rng rng = cg_rng_init(25);
+    cg_module *lin = cg_linear_new(5, 4, true, CG_F64, &rng);
+    cg_tensor *x = cg_tensor_normal(&rng, CG_F64, 2, SHAPE(3, 5), 0, 1);
+    cg_tensor *before = cg_module_forward(lin, x);
+    assert_ok(cg_weight_norm(lin, "weight", 0));
+    assert_names(lin, (const char *[]){"bias", "weight_g", "weight_v"}, 3);
+    assert_shape(cg_module_find(lin, "weight_g"), 2, SHAPE(4, 1));
+    assert_shape(cg_module_find(lin, "weight_v"), 2, SHAPE(4, 5));
+    assert_same(cg_module_forward(lin, x), before, 1e-14, 1e-14);
+    gradcheck_module(lin, x);
+    /* Conv2d: g is [out, 1, 1, 1] */
+    cg_conv2d_options o = cg_conv2d_defaults(2, 2);
+    cg_module *conv = cg_conv2d_new(2, 3, &o, false, CG_F64, &rng);
+    cg_tensor *img = cg_tensor_normal(&rng, CG_F64, 4, SHAPE(1, 2, 3, 3), 0, 1);
+    cg_tensor *cbefore = cg_module_forward(conv, img);
+    assert_ok(cg_weight_norm(conv, "weight", 0));
+    assert_shape(cg_module_find(conv, "weight_g"), 4, SHAPE(3, 1, 1, 1));
+    assert_same(cg_module_forward(conv, img), cbefore, 1e-14, 1e-14);
+    gradcheck_module(conv, img);
+    /* a weight-normalised layer has no plain weight to fold */
+    cg_module *bn = cg_batch_norm2d_new(3, NULL, CG_F64);
+    assert_null(cg_fold_batch_norm(conv, bn));
+    assert_error_contains("weight");
+    cg_tensor_free(x);
+    cg_tensor_free(img);
+    cg_module_free(lin);
+    cg_module_free(conv);
+    cg_module_free(bn);
+}
+
+/* Random running statistics and affine parameters for a BatchNorm in eval mode. */
+static void randomize_bn(cg_module *bn, cg_rng *rng)
+{
+    const char *names[] = {"running_mean", "running_var", "weight", "bias"};
+    const double lo[] = {-1, 0.2, 0.5, -1}, hi[] = {1, 3, 2, 1};
+    for (int i = 0; i < 4; i++) {
+        cg_tensor *t = cg_module_find(bn, names[i]);
+        if (t)
+            assert_ok(cg_init_uniform(t, rng, lo[i], hi[i]));
+    }
+    cg_clear_error();
+    cg_module_train(bn, false);
+}
+
+static void check_fold(cg_module *layer, cg_module *bn, cg_tensor *x, double tol)
+{
+    cg_tensor *w0 = cg_tensor_clone(cg_module_find(layer, "weight"));
+    cg_module *folded = cg_fold_batch_norm(layer, bn);
+    assert_non_null(folded);
+    assert_string_equal(cg_module_type(folded), cg_module_type(layer));
+    assert_names(folded, (const char *[]){"weight", "bias"}, 2);
+    cg_module_train(layer, false);
+    assert_same(cg_module_forward(folded, x), cg_module_forward(bn, cg_module_forward(layer, x)),
+                tol, tol);
+    assert_same(cg_module_find(layer, "weight"), w0, 0, 0); /* inputs unchanged */
+    cg_tensor_free(w0);
+    cg_module_free(folded);
+}
+
+static void test_fold_batch_norm(void **state)
+{
+    (void)state;
+    cg_rng rng = cg_rng_init(26);
+    for (int k = 0; k < 8; k++) {
+        cg_dtype dt = k & 1 ? CG_F64 : CG_F32;
+        bool bias = k & 2, affine = k & 4;
+        double tol = dt == CG_F64 ? 1e-12 : 1e-6;
+        cg_norm_options o = cg_batch_norm_defaults();
+        o.affine = affine;
+        cg_module *lin = cg_linear_new(6, 5, bias, dt, &rng);
+        cg_module *bn1 = cg_batch_norm1d_new(5, &o, dt);
+        randomize_bn(bn1, &rng);
+        cg_tensor *x = cg_tensor_normal(&rng, dt, 2, SHAPE(7, 6), 0, 1);
+        check_fold(lin, bn1, x, tol);
+        cg_conv2d_options co = cg_conv2d_defaults(3, 3);
+        co.padding[0] = co.padding[1] = 1;
+        co.groups = 2;
+        cg_module *conv = cg_conv2d_new(4, 6, &co, bias, dt, &rng);
+        cg_module *bn2 = cg_batch_norm2d_new(6, &o, dt);
+        randomize_bn(bn2, &rng);
+        cg_tensor *img = cg_tensor_normal(&rng, dt, 4, SHAPE(2, 4, 5, 5), 0, 1);
+        check_fold(conv, bn2, img, tol);
+        /* mismatches */
+        assert_null(cg_fold_batch_norm(lin, bn2));
+        assert_error_contains("features");
+        assert_null(cg_fold_batch_norm(bn1, bn1));
+        assert_error_contains("Linear or Conv2d");
+        cg_tensor_free(x);
+        cg_tensor_free(img);
+        cg_module_free(lin);
+        cg_module_free(bn1);
+        cg_module_free(conv);
+        cg_module_free(bn2);
+    }
+    cg_norm_options o = cg_batch_norm_defaults();
+    o.track_running_stats = false;
+    cg_module *lin = cg_linear_new(2, 2, true, CG_F32, &rng);
+    cg_module *bn = cg_batch_norm1d_new(2, &o, CG_F32);
+    assert_null(cg_fold_batch_norm(lin, bn));
+    assert_error_contains("running statistics");
+    cg_module_free(lin);
+    cg_module_free(bn);
+}
+
+static void test_activation_modules(void **state)
+{
+    (void)state;
+    cg_rng rng = cg_rng_init(27);
+    cg_tensor *x = cg_tensor_normal(&rng, CG_F64, 2, SHAPE(3, 4), 0, 2);
+    struct {
+        cg_activation kind;
+        double a, b;
+        const char *type;
+        cg_tensor *want;
+    } cases[] = {
+        {CG_ACT_SIGMOID, 0, 0, "Sigmoid", cg_sigmoid(x)},
+        {CG_ACT_TANH, 0, 0, "Tanh", cg_tanh(x)},
+        {CG_ACT_RELU, 0, 0, "ReLU", cg_relu(x)},
+        {CG_ACT_LEAKY_RELU, 0.2, 0, "LeakyReLU", cg_leaky_relu(x, 0.2)},
+        {CG_ACT_ELU, 0.7, 0, "ELU", cg_elu(x, 0.7)},
+        {CG_ACT_SELU, 0, 0, "SELU", cg_selu(x)},
+        {CG_ACT_GELU, 0, 0, "GELU", cg_gelu(x, false)},
+        {CG_ACT_GELU, 1, 0, "GELU", cg_gelu(x, true)},
+        {CG_ACT_SOFTPLUS, 2, 5, "Softplus", cg_softplus(x, 2, 5)},
+        {CG_ACT_SILU, 0, 0, "SiLU", cg_silu(x)},
+        {CG_ACT_HARDTANH, -0.5, 0.5, "Hardtanh", cg_hardtanh(x, -0.5, 0.5)},
+        {CG_ACT_SOFTMAX, 1, 0, "Softmax", cg_softmax(x, 1)},
+        {CG_ACT_LOG_SOFTMAX, 0, 0, "LogSoftmax", cg_log_softmax(x, 0)},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        cg_module *m = cg_activation_new(cases[i].kind, cases[i].a, cases[i].b);
+        assert_non_null(m);
+        assert_string_equal(cg_module_type(m), cases[i].type);
+        assert_same(cg_module_forward(m, x), cases[i].want, 0, 0);
+        cg_module_free(m);
+    }
+    cg_module *p = cg_prelu_new(4, 0.25, CG_F64);
+    assert_names(p, (const char *[]){"weight"}, 1);
+    assert_shape(cg_module_find(p, "weight"), 1, SHAPE(4));
+    assert_close(cg_tensor_get(cg_module_find(p, "weight"), SHAPE(3)), 0.25, 0, 0);
+    assert_same(cg_module_forward(p, x), cg_prelu(x, cg_module_find(p, "weight")), 0, 0);
+    cg_module *mo = cg_maxout_new(2);
+    assert_string_equal(cg_module_type(mo), "Maxout");
+    assert_same(cg_module_forward(mo, x), cg_maxout(x, 2, 1), 0, 0);
+    cg_tensor_free(x);
+    cg_module_free(p);
+    cg_module_free(mo);
+}
+
+static void test_norm_and_pool_modules(void **state)
+{
+    (void)state;
+    cg_rng rng = cg_rng_init(28);
+    cg_tensor *x = cg_tensor_normal(&rng, CG_F64, 4, SHAPE(2, 4, 4, 4), 1, 2);
+    cg_module *ln = cg_layer_norm_new(2, SHAPE(4, 4), 1e-5, true, CG_F64);
+    assert_names(ln, (const char *[]){"weight", "bias"}, 2);
+    assert_shape(cg_module_find(ln, "weight"), 2, SHAPE(4, 4));
+    assert_same(cg_module_forward(ln, x), cg_layer_norm(x, 2, SHAPE(4, 4), NULL, NULL, 1e-5),
+                1e-14, 0);
+    cg_module *gn = cg_group_norm_new(2, 4, 1e-5, true, CG_F64);
+    assert_string_equal(cg_module_type(gn), "GroupNorm");
+    assert_shape(cg_module_find(gn, "bias"), 1, SHAPE(4));
+    assert_same(cg_module_forward(gn, x), cg_group_norm(x, 2, NULL, NULL, 1e-5), 1e-14, 0);
+    /* InstanceNorm2d: no parameters or buffers by default */
+    cg_norm_options io = cg_instance_norm_defaults();
+    assert_false(io.affine || io.track_running_stats);
+    cg_module *in = cg_instance_norm2d_new(4, NULL, CG_F64);
+    assert_int_equal(cg_module_num_parameters(in) + cg_module_num_buffers(in), 0);
+    assert_same(cg_module_forward(in, x), cg_instance_norm(x, NULL, NULL, NULL, NULL, true, 0.1,
+                                                           1e-5), 0, 0);
+    io.affine = io.track_running_stats = true;
+    cg_module *in2 = cg_instance_norm2d_new(4, &io, CG_F64);
+    assert_names(in2, (const char *[]){"weight", "bias"}, 2);
+    assert_int_equal(cg_module_num_buffers(in2), 3);
+    assert_tensor(cg_module_forward(in2, x)); /* training: updates the running mean */
+    assert_true(cg_tensor_get(cg_module_find(in2, "running_mean"), SHAPE(0)) != 0);
+    cg_module_train(in2, false);
+    assert_same(cg_module_forward(in2, x),
+                cg_batch_norm(x, cg_module_find(in2, "running_mean"),
+                              cg_module_find(in2, "running_var"), NULL, NULL, false, 0.1, 1e-5),
+                1e-14, 0);
+    /* pooling and flattening */
+    cg_conv2d_options po = cg_pool2d_defaults(2, 2);
+    cg_module *mp = cg_max_pool2d_new(&po), *ap = cg_avg_pool2d_new(&po);
+    cg_module *gp = cg_global_avg_pool2d_new(), *fl = cg_flatten_new(1, -1);
+    assert_same(cg_module_forward(mp, x), cg_max_pool2d(x, &po), 0, 0);
+    assert_same(cg_module_forward(ap, x), cg_avg_pool2d(x, &po), 0, 0);
+    assert_same(cg_module_forward(gp, x), cg_global_avg_pool2d(x), 0, 0);
+    assert_shape(cg_module_forward(fl, x), 2, SHAPE(2, 64));
+    cg_module *all[] = {ln, gn, in, in2, mp, ap, gp, fl};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        cg_module_free(all[i]);
+    cg_tensor_free(x);
+}
+
+/* Construction errors name the module type and return NULL. */
+static void expect_refused(cg_module *m, const char *text)
+{
+    if (m) {
+        cg_module_free(m);
+        fail_msg("expected NULL with \"%s\"", text);
+    }
+    assert_error_contains(text);
+}
+
+static void test_layer_construction_errors(void **state)
+{
+    (void)state;
+    cg_rng rng = cg_rng_init(29);
+    cg_conv2d_options co = cg_conv2d_defaults(3, 3);
+    expect_refused(cg_linear_new(0, 3, true, CG_F32, &rng), "Linear");
+    expect_refused(cg_linear_new(3, 3, true, CG_F32, NULL), "Linear: NULL rng");
+    expect_refused(cg_linear_new(3, 3, true, CG_I64, &rng), "Linear: dtype");
+    co.groups = 2;
+    expect_refused(cg_conv2d_new(3, 4, &co, true, CG_F32, &rng), "Conv2d: groups");
+    co.groups = 1;
+    co.kernel[1] = 0;
+    expect_refused(cg_conv2d_new(3, 4, &co, true, CG_F32, &rng), "Conv2d");
+    expect_refused(cg_conv2d_new(3, 4, NULL, true, CG_F32, &rng), "Conv2d");
+    expect_refused(cg_max_pool2d_new(&co), "MaxPool2d");
+    expect_refused(cg_dropout_new(1.5, 0), "Dropout: ");
+    expect_refused(cg_dropout_new(-0.1, 0), "Dropout: ");
+    expect_refused(cg_dropout2d_new(NAN, 0), "Dropout2d: ");
+    expect_refused(cg_maxout_new(0), "Maxout");
+    expect_refused(cg_group_norm_new(3, 4, 1e-5, true, CG_F32), "GroupNorm");
+    expect_refused(cg_batch_norm2d_new(0, NULL, CG_F32), "BatchNorm2d");
+    expect_refused(cg_batch_norm1d_new(4, NULL, CG_I64), "BatchNorm1d");
+    expect_refused(cg_layer_norm_new(0, SHAPE(1), 1e-5, true, CG_F32), "LayerNorm");
+    expect_refused(cg_layer_norm_new(1, SHAPE(0), 1e-5, true, CG_F32), "LayerNorm");
+    expect_refused(cg_prelu_new(0, 0.25, CG_F32), "PReLU");
+    expect_refused(cg_activation_new((cg_activation)99, 0, 0), "unknown");
+    expect_refused(cg_activation_new(CG_ACT_HARDTANH, 1, -1), "Hardtanh");
+    expect_refused(cg_activation_new(CG_ACT_SOFTMAX, 0.5, 0), "Softmax");
+    /* p = 0 and p = 1 are fine */
+    cg_module *d0 = cg_dropout_new(0, 0), *d1 = cg_dropout_new(1, 0);
+    assert_non_null(d0);
+    assert_non_null(d1);
+    cg_module_free(d0);
+    cg_module_free(d1);
+}
+
+/* Forward errors come from the functional forms, prefixed with the module type. */
+static void expect_forward_error(cg_module *m, cg_tensor *x, const char *text)
+{
+    cg_clear_error();
+    assert_non_null(m);
+    assert_null(cg_module_forward(m, x));
+    assert_error_contains(text);
+    cg_module_free(m);
+}
+
+static void test_layer_forward_errors(void **state)
+{
+    (void)state;
+    cg_rng rng = cg_rng_init(30);
+    cg_conv2d_options co = cg_conv2d_defaults(3, 3);
+    cg_tensor *x = cg_tensor_normal(&rng, CG_F32, 4, SHAPE(2, 4, 6, 6), 0, 1);
+    cg_tensor *flat = cg_tensor_normal(&rng, CG_F32, 2, SHAPE(2, 5), 0, 1);
+    expect_forward_error(cg_linear_new(4, 2, true, CG_F32, &rng), flat, "Linear: ");
+    expect_forward_error(cg_conv2d_new(3, 2, &co, true, CG_F32, &rng), x, "Conv2d: ");
+    expect_forward_error(cg_batch_norm2d_new(8, NULL, CG_F32), x, "BatchNorm2d: ");
+    expect_forward_error(cg_batch_norm2d_new(4, NULL, CG_F32), flat, "BatchNorm2d: ");
+    expect_forward_error(cg_batch_norm1d_new(4, NULL, CG_F32), flat, "BatchNorm1d: ");
+    expect_forward_error(cg_group_norm_new(2, 6, 1e-5, true, CG_F32), x, "GroupNorm: ");
+    expect_forward_error(cg_maxout_new(3), x, "Maxout: ");
+    expect_forward_error(cg_layer_norm_new(1, SHAPE(5), 1e-5, true, CG_F32), x, "LayerNorm: ");
+    expect_forward_error(cg_linear_new(5, 2, true, CG_F64, &rng), flat, "Linear: ");
+    cg_tensor_free(x);
+    cg_tensor_free(flat);
+}
+
+/* Out of memory while building a conv stack: NULL, never a crash or a leak. */
+static void test_layers_out_of_memory(void **state)
+{
+    (void)state;
+    int n;
+    for (n = 1; n < 2000; n++) {
+        cg_rng rng = cg_rng_init(31);
+        cg_alloc_fail_after(n);
+        cg_module *net = conv_stack(&rng, CG_F32);
+        cg_alloc_fail_after(0);
+        bool complete = net != NULL;
+        cg_module_free(net);
+        if (complete)
+            break;
+    }
+    assert_true(n > 10 && n < 2000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -397,6 +937,18 @@ int main(void)
         CG_TEST(test_forward_errors_name_the_module),
         CG_TEST(test_weight_norm_user_module),
         CG_TEST(test_out_of_memory),
+        CG_TEST(test_mlp_as_pytorch),
+        CG_TEST(test_conv_bn_stack_as_pytorch),
+        CG_TEST(test_batch_norm_running_stats),
+        CG_TEST(test_batch_norm_untracked),
+        CG_TEST(test_dropout_modules),
+        CG_TEST(test_weight_norm_layers),
+        CG_TEST(test_fold_batch_norm),
+        CG_TEST(test_activation_modules),
+        CG_TEST(test_norm_and_pool_modules),
+        CG_TEST(test_layer_construction_errors),
+        CG_TEST(test_layer_forward_errors),
+        CG_TEST(test_layers_out_of_memory),
     };
     return cmocka_run_group_tests_name("module", tests, NULL, NULL);
 }

@@ -72,6 +72,8 @@ static cg_status normal(cg_tensor *t, cg_rng *rng, double mean, double std, cons
 
 cg_status cg_init_constant(cg_tensor *t, double value)
 {
+    if (!cg__check_tensor(t, "cg_init_constant"))
+        return cg_last_status();
     return cg_tensor_fill_(t, value);
 }
 

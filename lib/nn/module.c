@@ -3,15 +3,20 @@
  * and owned, ordered lists of named parameters, buffers and children.
  *
  * Dotted names ("0.weight") are built on demand: each module caches the flattened list of
- * its subtree's parameters (and one of its buffers), and a change anywhere below drops
+ * its subtree's parameters (and another of its buffers), and a change anywhere below drops
  * the caches of every ancestor. A string once handed out is freed only with its module,
  * so a name read before a later add_* stays valid; a rebuild reuses the strings of
- * entries that did not move, so growing a model does not pile up copies. The caches make
+ * entries still present, so growing a model does not pile up copies. The caches make
  * the read-only queries mutate the module: query one module tree from one thread at a
  * time (as with any structural change).
  *
  * A forward runs inside a tape scope named after the module (cg_tape_push_scope), so the
  * ops of "0" inside a Sequential carry the path "Sequential.0" into diagrams.
+ *
+ * Ownership on failure: cg_module_add_parameter / _buffer / _child leave the tensor or
+ * child with the caller when they fail (it may be tape-owned, or held elsewhere). The
+ * Sequential calls take their modules in every case, freeing them on failure unless they
+ * already belong to another module, so that a chain of constructors needs one check.
  *
  * Weight normalization replaces a parameter by a computed weight: cg_module_forward
  * evaluates it from its parameters on the active tape before the module's own forward
@@ -796,6 +801,9 @@ static cg_status add_weight_norm(cg_module *m, const char *name, int dim, cg_ten
     return st;
 }
 
+/* dim -1 takes the norm over the whole tensor (a 0-d g), as PyTorch's dim=None; other
+ * negative dims are refused rather than counted from the end, which would make -1
+ * ambiguous. */
 cg_status cg_weight_norm(cg_module *m, const char *name, int dim)
 {
     const char *who = "cg_weight_norm";
