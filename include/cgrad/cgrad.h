@@ -8,5 +8,6 @@
 #include "cgrad/autograd.h"
 #include "cgrad/nn.h"
 #include "cgrad/optim.h"
+#include "cgrad/curvature.h"
 
 #endif
