@@ -310,13 +310,14 @@ CG_API cg_status cg_module_add_buffer(cg_module *m, const char *name, cg_tensor 
 CG_API cg_status cg_module_add_child(cg_module *m, const char *name, cg_module *child);
 
 /* All parameters of m and its children, depth first in insertion order, with dotted names
- * as PyTorch's named_parameters ("0.weight", "fc.bias"). Index i in [0, count). */
+ * as PyTorch's named_parameters ("0.weight", "fc.bias"). Index i in [0, count). The name
+ * string is owned by m and stays valid while m lives (even if m grows afterwards). */
 CG_API int cg_module_num_parameters(const cg_module *m);
 CG_API cg_tensor *cg_module_parameter(const cg_module *m, int i, const char **name);
 /* Buffers (running statistics, ...) the same way. */
 CG_API int cg_module_num_buffers(const cg_module *m);
 CG_API cg_tensor *cg_module_buffer(const cg_module *m, int i, const char **name);
-/* A parameter or buffer by dotted name, or NULL. */
+/* A parameter or buffer by dotted name, or NULL with a CG_ERR_VALUE message naming it. */
 CG_API cg_tensor *cg_module_find(const cg_module *m, const char *name);
 /* Direct children. */
 CG_API int cg_module_num_children(const cg_module *m);
@@ -326,9 +327,11 @@ CG_API void cg_module_zero_grad(cg_module *m);
 /* Total number of parameter elements. */
 CG_API int64_t cg_module_num_elements(const cg_module *m);
 
-/* Children applied in order (nn.Sequential); takes ownership of mods[0..n). Children are
- * named "0", "1", ... */
+/* Children applied in order (nn.Sequential); takes ownership of mods[0..n) — also when it
+ * fails, so a nested constructor expression never leaks (unlike cg_module_add_child, which
+ * leaves the child with the caller on failure). Children are named "0", "1", ... */
 CG_API cg_module *cg_sequential_new(cg_module *const *mods, int n);
+/* Append m as the next child; takes ownership of m, also on failure. */
 CG_API cg_status cg_sequential_append(cg_module *seq, cg_module *m);
 
 /* nn.Linear(in, out, bias): weight [out, in] and bias [out], initialised as PyTorch does
@@ -387,8 +390,10 @@ CG_API cg_module *cg_dropout_new(double p, uint64_t seed);
 CG_API cg_module *cg_dropout2d_new(double p, uint64_t seed);
 
 /* Weight normalization (Salimans & Kingma 2016) of module m's parameter name: replaces it
- * by name_g (the norm over all dimensions but dim, PyTorch's default dim 0) and name_v
- * (the direction), recomputing name = g v / ||v|| at each forward. */
+ * by name_g (the norm over all dimensions but dim, PyTorch's default dim 0; dim -1 means
+ * the norm over the whole tensor, PyTorch's dim=None) and name_v (the direction),
+ * recomputing name = g v / ||v|| on the active tape at each forward. Outside a forward,
+ * cg_module_find(m, name) gives NULL: the computed weight lives on a tape. */
 CG_API cg_status cg_weight_norm(cg_module *m, const char *name, int dim);
 
 /* For inference: a copy of the Linear or Conv2d module `layer` with the BatchNorm `bn`

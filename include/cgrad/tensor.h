@@ -10,7 +10,8 @@
  * Errors propagate like NaN: a function that fails returns NULL (or a status other
  * than CG_OK) and records a message, read with cg_last_error(). An op handed a NULL
  * tensor returns NULL and keeps the first message, so a chain of ops needs one check.
- * Error state is per thread, like errno.
+ * Error state is per thread, like errno, and success does not clear it: call
+ * cg_clear_error() before a chain to be sure the message after it belongs to it.
  */
 #ifndef CGRAD_TENSOR_H
 #define CGRAD_TENSOR_H
