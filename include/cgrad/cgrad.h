@@ -7,6 +7,7 @@
 #include "cgrad/ops.h"
 #include "cgrad/autograd.h"
 #include "cgrad/nn.h"
+#include "cgrad/viz.h"
 #include "cgrad/optim.h"
 #include "cgrad/curvature.h"
 
