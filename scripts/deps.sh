@@ -2,10 +2,11 @@
 # Debian packages libcgrad needs, and a function that installs the missing ones.
 # Sourced by scripts/bootstrap.sh and scripts/test.sh; not run on its own.
 
-# Building the library and the example; the test suites (cmocka); later issues' I/O (zlib)
-# and diagram rendering (Graphviz) are listed now so one install serves every stage.
+# Building the library and the example; the test suites (cmocka); zlib for gzipped datasets,
+# and Fashion-MNIST's files (dataset-fashion-mnist: the real-data tests, which skip without
+# it); diagram rendering (Graphviz) is listed now so one install serves every stage.
 CG_BUILD_PACKAGES="meson ninja-build pkg-config gcc libc6-dev libblis-openmp-dev
-  libcmocka-dev zlib1g-dev libgraphviz-dev"
+  libcmocka-dev zlib1g-dev libgraphviz-dev dataset-fashion-mnist"
 # The sanitizer run: clang, its OpenMP runtime, and its ASan/UBSan runtimes.
 CG_TEST_PACKAGES="clang libomp-dev libclang-rt-14-dev"
 # The valgrind test setup (scripts/test.sh --valgrind).

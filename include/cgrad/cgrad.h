@@ -10,5 +10,6 @@
 #include "cgrad/viz.h"
 #include "cgrad/optim.h"
 #include "cgrad/curvature.h"
+#include "cgrad/io.h"
 
 #endif
