@@ -7,6 +7,9 @@
 # it); diagram rendering (Graphviz) is listed now so one install serves every stage.
 CG_BUILD_PACKAGES="meson ninja-build pkg-config gcc libc6-dev libblis-openmp-dev
   libcmocka-dev zlib1g-dev libgraphviz-dev dataset-fashion-mnist"
+# Checkpoints parse their JSON header with cJSON; training curves are drawn by PLplot, whose
+# PNG and SVG devices come in plplot-driver-cairo (loaded at run time, not linked).
+CG_BUILD_PACKAGES="$CG_BUILD_PACKAGES libcjson-dev libplplot-dev plplot-driver-cairo"
 # The sanitizer run: clang, its OpenMP runtime, and its ASan/UBSan runtimes.
 CG_TEST_PACKAGES="clang libomp-dev libclang-rt-14-dev"
 # The valgrind test setup (scripts/test.sh --valgrind).

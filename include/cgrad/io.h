@@ -210,7 +210,191 @@ CG_API int64_t cg_batch_iter_position(const cg_batch_iter *it);
 /* Batches per epoch: ceil(N / batch_size), or floor with drop_last; -1 for NULL. */
 CG_API int64_t cg_batch_iter_num_batches(const cg_batch_iter *it);
 
-/* ================== checkpoints (safetensors) ================== */
+/* ============ checkpoints: safetensors (lib/io/safetensors.c, lib/io/checkpoint.c) ============ */
+
+/*
+ * Safetensors files (the format of Hugging Face's safetensors, read by PyTorch, NumPy,
+ * JAX...): an unsigned 64-bit little-endian header length N, N bytes of UTF-8 JSON
+ *     {"name": {"dtype": "F32", "shape": [2, 3], "data_offsets": [begin, end]}, ...,
+ *      "__metadata__": {"key": "value", ...}}
+ * (padded with spaces so the data starts at a multiple of 8 bytes), then the tensors' bytes,
+ * little-endian and row-major, at [begin, end) of the data buffer. libcgrad writes F32, F64
+ * and I64 tensors of up to CG_MAX_DIMS dimensions, including 0-d and zero-size ones. The
+ * JSON is parsed and printed by cJSON. Big-endian hosts are not supported (every call
+ * fails with CG_ERR_STATE there).
+ *
+ * Writes are atomic: the file goes to a temporary name in the same directory
+ * ("<path>.tmp-<pid>-<k>"), is fsync'd, renamed over path, and the directory is fsync'd;
+ * a crash or an error leaves the old file (or none) at path, never a part of the new one,
+ * and no temporary file after an error.
+ */
+
+/* Write tensors[0..n) under names[0..n) (n >= 0; any tensor: views are written in
+ * row-major order, tape-owned ones too) and the string pairs meta_keys/meta_values[0..nmeta)
+ * (nmeta >= 0; NULL arrays when 0) to path, tensors in the given order. Errors:
+ * CG_ERR_NULL (NULL path, array, name or tensor), CG_ERR_VALUE (empty or duplicate name,
+ * the reserved name "__metadata__", a name or metadata string that is not valid UTF-8, a
+ * duplicate metadata key), CG_ERR_IO naming path and the system's reason (directory
+ * missing or not writable, disk full, ...), CG_ERR_NOMEM. */
+CG_API cg_status cg_safetensors_save(const char *path, const char *const *names,
+                                     cg_tensor *const *tensors, int n,
+                                     const char *const *meta_keys,
+                                     const char *const *meta_values, int nmeta);
+
+/*
+ * A safetensors file opened for reading: its header is read and validated at open, the
+ * tensors' bytes are read on demand. Caller-owned; close with cg_safetensors_close. Not
+ * for use by two threads at once.
+ */
+typedef struct cg_safetensors cg_safetensors;
+
+/*
+ * Open path and validate it against the format; NULL with an error otherwise. Rejected
+ * with CG_ERR_FORMAT and a message naming the file and the offending entry: a file
+ * shorter than 8 bytes, a header length beyond the file or above 100 MB, a header that is
+ * not valid UTF-8 JSON (an object, first byte '{', only whitespace after it), a missing or
+ * ill-typed field, an unknown dtype, more than CG_MAX_DIMS dimensions, a dimension that is
+ * not an integer in [0, 2^53), a shape whose byte size overflows, data_offsets that are not
+ * [begin, end] with end - begin = numel * element size, tensors that overlap, leave a gap
+ * or lie outside the data buffer (the tensors must tile it exactly, as the format
+ * requires), bytes after the buffer, duplicate names, metadata values that are not
+ * strings. Nothing is allocated from a size before it is checked against the file's size.
+ * CG_ERR_IO when the file cannot be opened or read, CG_ERR_NOMEM.
+ * Tensors of the format's other dtypes (F16, BF16, I32, U8, BOOL, ...) are accepted here;
+ * reading one gives CG_ERR_DTYPE.
+ */
+CG_API cg_safetensors *cg_safetensors_open(const char *path);
+/* Close the file and free the handle (names and strings it returned die with it). NULL is
+ * ignored. */
+CG_API void cg_safetensors_close(cg_safetensors *st);
+/* Number of tensors (0 when st is NULL). */
+CG_API int cg_safetensors_count(const cg_safetensors *st);
+/* Name of tensor i in [0, count), in the header's order; NULL with CG_ERR_VALUE if out of
+ * range. Owned by st. */
+CG_API const char *cg_safetensors_name(const cg_safetensors *st, int i);
+/* Index of the tensor named name, or -1 (no error recorded) when there is none. */
+CG_API int cg_safetensors_find(const cg_safetensors *st, const char *name);
+/* Dtype, rank and shape (ndim entries written to shape[CG_MAX_DIMS]) of tensor i, without
+ * reading its data. Any pointer may be NULL. CG_ERR_DTYPE (with ndim and shape filled)
+ * when the dtype is one libcgrad does not hold; the format's name is then available from
+ * cg_safetensors_dtype_name. */
+CG_API cg_status cg_safetensors_info(const cg_safetensors *st, int i, cg_dtype *dtype,
+                                     int *ndim, int64_t *shape);
+/* The format's dtype name of tensor i ("F32", "BF16", ...); NULL if out of range. */
+CG_API const char *cg_safetensors_dtype_name(const cg_safetensors *st, int i);
+/* A new caller-owned tensor holding tensor i. NULL with CG_ERR_VALUE (index), CG_ERR_DTYPE,
+ * CG_ERR_IO (the file changed under the handle, a read failed) or CG_ERR_NOMEM. */
+CG_API cg_tensor *cg_safetensors_read(cg_safetensors *st, int i);
+/* Read tensor i into dst in place (dst's version is bumped; any strides). dst must have
+ * the same shape and dtype: CG_ERR_VALUE naming the tensor otherwise, and dst is unchanged.
+ * Other errors as cg_safetensors_read. */
+CG_API cg_status cg_safetensors_read_into(cg_safetensors *st, int i, cg_tensor *dst);
+/* Metadata pairs ("__metadata__"), in the header's order: count, key and value of pair i
+ * (NULL if out of range), and the value of a key (NULL, no error, when absent). The
+ * strings are owned by st. */
+CG_API int cg_safetensors_num_metadata(const cg_safetensors *st);
+CG_API const char *cg_safetensors_metadata_key(const cg_safetensors *st, int i);
+CG_API const char *cg_safetensors_metadata_value(const cg_safetensors *st, int i);
+CG_API const char *cg_safetensors_metadata(const cg_safetensors *st, const char *key);
+
+/* ============ metrics: CSV logs and plots (lib/io/metrics.c, lib/io/plot.c) ============ */
+
+/*
+ * A metrics log: a CSV file with a header line of column names and one line of numbers per
+ * row, e.g. the training columns of cg_metrics_training_columns:
+ *     epoch,step,train_loss,val_loss,val_accuracy,lr,seconds
+ *     1,469,0.3174,0.1612,0.9519,0.1,4.25
+ * Numbers are written in the shortest form that reads back to the same double (up to 17
+ * significant digits); NaN as "nan", infinities as "inf" and "-inf" (read as such by
+ * Python's float(), NumPy and pandas). Use NaN for "not measured at this row".
+ *
+ * Durability: each row is written with one write and flushed to the kernel before
+ * cg_metrics_row returns, so a crash of the process loses no row already logged; close
+ * fsyncs the file. A new log (not appending) is created atomically: the header goes to a
+ * temporary file that is fsync'd and renamed over path, so an old log at path is replaced
+ * whole, never truncated halfway. In append mode (to resume a run), rows go after the
+ * existing ones; a last line cut short by a crash (no newline) is dropped first.
+ */
+typedef struct cg_metrics cg_metrics;
+
+/* The 7 standard training columns above ("epoch", ..., "seconds"); *n (may be NULL)
+ * receives 7. The array is static. */
+CG_API const char *const *cg_metrics_training_columns(int *n);
+/*
+ * Open a log at path with columns[0..ncols) (ncols >= 1; names non-empty, unique, without
+ * commas, quotes, or control characters). append false: a new file (replacing any file at
+ * path). append true: continue the file at path when it exists, whose header must list the
+ * same columns (CG_ERR_FORMAT otherwise), else create it. Caller-owned; close with
+ * cg_metrics_close. NULL with an error: CG_ERR_NULL, CG_ERR_VALUE (columns), CG_ERR_IO
+ * naming the path and the reason, CG_ERR_FORMAT, CG_ERR_NOMEM.
+ */
+CG_API cg_metrics *cg_metrics_open(const char *path, const char *const *columns, int ncols,
+                                   bool append);
+/* Append one row: values[0..ncols) in the columns' order. CG_ERR_IO (the file is then
+ * broken: every later row fails too), CG_ERR_NULL. */
+CG_API cg_status cg_metrics_row(cg_metrics *m, const double *values);
+/* Rows written through m (not counting those that were in an appended file). */
+CG_API int64_t cg_metrics_num_rows(const cg_metrics *m);
+/* fsync and close the file and free m. CG_ERR_IO if a write or the sync failed (the rows
+ * flushed before stay in the file). NULL gives CG_OK. */
+CG_API cg_status cg_metrics_close(cg_metrics *m);
+
+/* A metrics CSV read back (to plot a resumed run's whole history, say): ncols column
+ * names and nrows rows, values column by column: values[c * nrows + r]. Empty fields read
+ * as NaN. Caller-owned; free with cg_metrics_table_free. */
+typedef struct cg_metrics_table {
+    int ncols;
+    int64_t nrows;
+    char **columns;
+    double *values;
+} cg_metrics_table;
+
+/* Read a metrics CSV (a header line, then lines of numbers, as cg_metrics writes). NULL with
+ * CG_ERR_IO (cannot read), CG_ERR_FORMAT (a line with another number of fields or a field
+ * that is not a number, naming the line), CG_ERR_NOMEM. */
+CG_API cg_metrics_table *cg_metrics_read(const char *path);
+/* The nrows values of the column named name, or NULL (no error recorded). Owned by t. */
+CG_API const double *cg_metrics_table_column(const cg_metrics_table *t, const char *name);
+/* Free a table; NULL is ignored. */
+CG_API void cg_metrics_table_free(cg_metrics_table *t);
+
+/*
+ * Curves (losses, accuracies, learning rates) against a common x (epochs, steps), drawn
+ * with PLplot's cairo devices: a PNG ("pngcairo") or an SVG ("svgcairo") picked by the
+ * extension of path (".png" or ".svg", any case). Series on the left axis and on the
+ * right axis get separate scales (a loss on the left, an accuracy on the right, say); a
+ * legend names every series. NaN values leave gaps; a series whose every value is NaN is
+ * listed in the legend but draws nothing.
+ */
+typedef enum cg_plot_axis { CG_PLOT_LEFT, CG_PLOT_RIGHT } cg_plot_axis;
+
+typedef struct cg_plot_series {
+    const char *name; /* legend label (UTF-8) */
+    const double *y;  /* npoints values */
+    cg_plot_axis axis;
+} cg_plot_series;
+
+typedef struct cg_plot_options {
+    const char *title;       /* NULL: none */
+    const char *xlabel;      /* NULL: "epoch" */
+    const char *left_label;  /* NULL: none */
+    const char *right_label; /* NULL: none */
+    int width, height;       /* pixels for PNG, points for SVG; 0 means 800 x 500 */
+    bool log_left;           /* log10 scale on the left axis (values <= 0 leave gaps) */
+} cg_plot_options;
+
+/*
+ * Draw series[0..nseries) (1 <= nseries <= 16) against x[0..npoints) (npoints >= 1,
+ * finite) into path, written atomically (temporary file, fsync, rename). options may be
+ * NULL for the defaults. Errors: CG_ERR_NULL; CG_ERR_VALUE (extension, counts, non-finite
+ * x, size out of [64, 8192]); CG_ERR_IO (path not writable, named with the reason; PLplot
+ * or its cairo driver missing or failing, with PLplot's message). PLplot never ends the
+ * process: its exit handler is caught. PLplot is not thread-safe, so calls are serialised
+ * by a lock inside the library, and PLplot's current stream is restored afterwards.
+ */
+CG_API cg_status cg_plot_curves(const char *path, const double *x, int64_t npoints,
+                                const cg_plot_series *series, int nseries,
+                                const cg_plot_options *options);
 
 #ifdef __cplusplus
 }
