@@ -176,6 +176,8 @@ static cg_status run_pass(pass *p, cg_tensor *const *outs, int nout, cg_tensor *
                              who, i);
     }
     bool prev = cg_set_grad_enabled(create_graph);
+    /* Ops recorded by a create_graph pass are named as such for diagrams. */
+    bool scoped = create_graph && cg_tape_push_scope("backward") == CG_OK;
     cg_status st = collect(p, outs, nout) ? CG_OK : cg_last_status();
     for (int i = 0; st == CG_OK && i < nout; i++) {
         cg_tensor *seed = seed_for(outs[i], gouts ? gouts[i] : NULL, who);
@@ -184,6 +186,8 @@ static cg_status run_pass(pass *p, cg_tensor *const *outs, int nout, cg_tensor *
     }
     for (size_t i = 0; st == CG_OK && i < p->nodes->n; i++)
         st = run_node(p, p->nodes->items[i]);
+    if (scoped)
+        cg_tape_pop_scope();
     cg_set_grad_enabled(prev);
     return st;
 }

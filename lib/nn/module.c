@@ -281,6 +281,16 @@ static cg_status check_member(const cg_module *m, const char *name, const cg_ten
     return CG_OK;
 }
 
+/* Give an unnamed tensor its member name, so diagrams drawn without the module still show
+ * "weight" rather than an anonymous input. Done before the tensor is taken, so a failure
+ * leaves nothing half done (a name on a tensor the caller keeps is harmless). */
+static cg_status label(cg_tensor *t, const char *name, const char *who)
+{
+    if (!t->name && !(t->name = cg__strdup(name)))
+        return cg__error(CG_ERR_NOMEM, "%s: out of memory", who);
+    return CG_OK;
+}
+
 cg_status cg_module_add_parameter(cg_module *m, const char *name, cg_tensor *t)
 {
     const char *who = "cg_module_add_parameter";
@@ -290,7 +300,9 @@ cg_status cg_module_add_parameter(cg_module *m, const char *name, cg_tensor *t)
     if (!cg__is_float(t->dtype))
         return cg__error(CG_ERR_DTYPE, "%s: parameter \"%s\" has dtype %s; expected f32 or f64",
                          who, name, cg_dtype_name(t->dtype));
-    st = push_tensor(m, false, name, t, who);
+    st = label(t, name, who);
+    if (st == CG_OK)
+        st = push_tensor(m, false, name, t, who);
     if (st == CG_OK)
         t->requires_grad = true;
     return st;
@@ -300,6 +312,8 @@ cg_status cg_module_add_buffer(cg_module *m, const char *name, cg_tensor *t)
 {
     const char *who = "cg_module_add_buffer";
     cg_status st = check_member(m, name, t, who);
+    if (st == CG_OK)
+        st = label(t, name, who);
     return st == CG_OK ? push_tensor(m, true, name, t, who) : st;
 }
 
