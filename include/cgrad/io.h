@@ -212,6 +212,11 @@ CG_API int64_t cg_batch_iter_num_batches(const cg_batch_iter *it);
 
 /* ============ checkpoints: safetensors (lib/io/safetensors.c, lib/io/checkpoint.c) ============ */
 
+/* Declared by nn.h and optim.h; repeated here so this header stands alone. */
+typedef struct cg_module cg_module;
+typedef struct cg_optimizer cg_optimizer;
+typedef struct cg_schedule cg_schedule;
+
 /*
  * Safetensors files (the format of Hugging Face's safetensors, read by PyTorch, NumPy,
  * JAX...): an unsigned 64-bit little-endian header length N, N bytes of UTF-8 JSON
@@ -296,6 +301,59 @@ CG_API int cg_safetensors_num_metadata(const cg_safetensors *st);
 CG_API const char *cg_safetensors_metadata_key(const cg_safetensors *st, int i);
 CG_API const char *cg_safetensors_metadata_value(const cg_safetensors *st, int i);
 CG_API const char *cg_safetensors_metadata(const cg_safetensors *st, const char *key);
+
+/*
+ * Training checkpoints: one safetensors file holding everything needed to resume a run
+ * bit for bit:
+ *   "model.<name>"  every parameter and buffer of the module (dotted names as
+ *                   cg_module_parameter/cg_module_buffer give them), in their own dtype;
+ *   "optim.<name>"  every state entry of the optimizer (cg_optim_state_get: moments, step
+ *                   counts, hyperparameters per group);
+ *   "schedule"      the schedule's state (cg_schedule_save) as a 1-d F64 tensor;
+ * and metadata strings "cgrad.format" ("checkpoint-1"), "cgrad.epoch", "cgrad.step",
+ * "cgrad.rng_seed", "cgrad.rng_offset" (decimal), "cgrad.optimizer" and "cgrad.schedule"
+ * (their kinds' names, when saved), plus the caller's own pairs. The file is written
+ * atomically (see above); PyTorch reads its tensors (tests/read_safetensors.py).
+ *
+ * The random state saved is the caller's training generator (data shuffling, noise). A
+ * Dropout module's own generator is private to the module and is not saved.
+ */
+typedef struct cg_checkpoint_meta {
+    int64_t epoch;   /* epochs completed */
+    int64_t step;    /* optimizer steps taken */
+    cg_rng rng;      /* the training loop's generator */
+    /* Extra string pairs saved as metadata (keys must not start with "cgrad."). Not filled
+     * by cg_checkpoint_load: read them with cg_safetensors_open/cg_safetensors_metadata. */
+    const char *const *extra_keys;
+    const char *const *extra_values;
+    int nextra;
+} cg_checkpoint_meta;
+
+/* Save module's parameters and buffers, optimizer's state and schedule's state (each may
+ * be NULL, and is then left out) with meta (may be NULL: zeros) to path, atomically.
+ * Errors: those of cg_safetensors_save, CG_ERR_VALUE for an extra key starting with
+ * "cgrad.". Tensors are written as they are at the call. */
+CG_API cg_status cg_checkpoint_save(const char *path, const cg_module *module,
+                                    const cg_optimizer *optimizer, const cg_schedule *schedule,
+                                    const cg_checkpoint_meta *meta);
+/*
+ * Load a checkpoint written by cg_checkpoint_save into existing objects made as the saved
+ * ones were (same architecture, optimizer kind and parameters, schedule kind and
+ * hyperparameters): parameter and buffer values are copied in place, the optimizer's and
+ * schedule's states replaced, and *meta (may be NULL) receives epoch, step and rng (its
+ * extra fields are set to NULL/0). module, optimizer and schedule may each be NULL to skip
+ * that part; a part given must be in the file.
+ * Errors (format and I/O errors as cg_safetensors_open): CG_ERR_FORMAT when the file is not
+ * a libcgrad checkpoint; CG_ERR_VALUE naming the tensor when a parameter or buffer is
+ * missing from the file, has another shape or dtype, or the file holds a "model." tensor
+ * the module lacks; CG_ERR_VALUE when the optimizer or schedule is of another kind than the
+ * saved one or the file holds none, and the errors of cg_optim_state_load and
+ * cg_schedule_load. Everything is validated before anything changes: on such an error the
+ * module, optimizer and schedule are unchanged (a read failing midway, from a file changed
+ * under the call, may leave the module partly loaded: CG_ERR_IO).
+ */
+CG_API cg_status cg_checkpoint_load(const char *path, cg_module *module, cg_optimizer *optimizer,
+                                    cg_schedule *schedule, cg_checkpoint_meta *meta);
 
 /* ============ metrics: CSV logs and plots (lib/io/metrics.c, lib/io/plot.c) ============ */
 
