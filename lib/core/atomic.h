@@ -1,9 +1,9 @@
-/* Internal to lib/io: files written atomically (a temporary file in the same directory,
+/* Internal: files written atomically (a temporary file in the same directory,
  * fsync, rename over the target, fsync of the directory), so that a reader or a crash sees
- * either the old file or the whole new one, never a part. Used by checkpoints, metrics and
- * plots. Nothing here is public. */
-#ifndef CG_IO_ATOMIC_H
-#define CG_IO_ATOMIC_H
+ * either the old file or the whole new one, never a part. Used by checkpoints, metrics,
+ * plots and diagrams. Nothing here is public. */
+#ifndef CG_CORE_ATOMIC_H
+#define CG_CORE_ATOMIC_H
 
 #include <stdbool.h>
 #include <stdio.h>
