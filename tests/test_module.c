@@ -924,9 +924,39 @@ static void test_layers_out_of_memory(void **state)
     assert_true(n > 10 && n < 2000);
 }
 
+/* Dropout's generator state is a buffer: copying it into a fresh module resumes the
+ * same masks, which is what a checkpoint does. */
+static void test_dropout_state_resumes(void **state)
+{
+    test_ctx *ctx = *state;
+    cg_module *a = cg_dropout_new(0.5, 42), *b = cg_dropout_new(0.5, 7);
+    cg_tensor *x = cg_tensor_ones(CG_F64, 1, (int64_t[]){64});
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_int_equal(cg_module_num_buffers(a), 1);
+    assert_tensor(cg_module_forward(a, x));
+    cg_tensor *saved = cg_tensor_clone(cg_module_find(a, "rng_state"));
+    assert_close(cg_tensor_get(saved, (int64_t[]){1}), 64, 0, 0);
+    cg_tensor *ya = cg_tensor_clone(cg_module_forward(a, x));
+    assert_ok(cg_tensor_copy_(cg_module_find(b, "rng_state"), saved));
+    cg_tensor *yb = cg_module_forward(b, x);
+    assert_tensor(yb);
+    assert_memory_equal(cg_tensor_data(ya), cg_tensor_data(yb), 64 * sizeof(double));
+    cg_module_train(a, false); /* eval draws nothing */
+    assert_tensor(cg_module_forward(a, x));
+    assert_close(cg_tensor_get(cg_module_find(a, "rng_state"), (int64_t[]){1}), 128, 0, 0);
+    cg_tape_reset(ctx->tape);
+    cg_tensor_free(saved);
+    cg_tensor_free(ya);
+    cg_tensor_free(x);
+    cg_module_free(a);
+    cg_module_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        CG_TEST(test_dropout_state_resumes),
         CG_TEST(test_user_module_names_and_grads),
         CG_TEST(test_user_module_gradcheck),
         CG_TEST(test_sequential_names_and_find),

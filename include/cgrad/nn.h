@@ -385,7 +385,9 @@ CG_API cg_module *cg_layer_norm_new(int nshape, const int64_t *shape, double eps
 /* nn.GroupNorm(groups, channels, eps, affine). */
 CG_API cg_module *cg_group_norm_new(int64_t groups, int64_t channels, double eps, bool affine,
                                     cg_dtype dtype);
-/* nn.Dropout(p) / nn.Dropout2d(p) with their own generator seeded with seed. */
+/* nn.Dropout(p) / nn.Dropout2d(p) with their own generator seeded with seed. Its state
+ * (seed, offset) is an i64 buffer "rng_state" [2], advanced by each training forward, so a
+ * checkpoint resumes the same masks (PyTorch saves its global generator instead). */
 CG_API cg_module *cg_dropout_new(double p, uint64_t seed);
 CG_API cg_module *cg_dropout2d_new(double p, uint64_t seed);
 

@@ -569,21 +569,37 @@ cg_module *cg_group_norm_new(int64_t groups, int64_t channels, double eps, bool 
 
 /* ---- dropout ---- */
 
+/* The generator's state (seed, offset) lives in an i64 buffer "rng_state" rather than in
+ * private state, so a checkpoint saves it with the other buffers and a resumed run draws
+ * the same masks (PyTorch saves its global generator separately instead). */
 typedef struct dropout_state {
     double p;
-    cg_rng rng; /* the module's own stream: each training forward advances it */
 } dropout_state;
+
+typedef cg_tensor *(*dropout_fn)(cg_tensor *x, double p, bool training, cg_rng *rng);
+
+static cg_tensor *dropout_run(cg_module *self, cg_tensor *x, dropout_fn fn)
+{
+    dropout_state *s = cg_module_state(self);
+    cg_tensor *st = cg__module_own(self, "rng_state");
+    int64_t *word = st ? cg_tensor_data(st) : NULL;
+    if (!word)
+        return NULL;
+    cg_rng rng = {(uint64_t)word[0], (uint64_t)word[1]};
+    cg_tensor *y = fn(x, s->p, cg_module_is_training(self), &rng);
+    if (y && rng.offset != (uint64_t)word[1])
+        cg_tensor_set(st, (int64_t[]){1}, (double)rng.offset);
+    return y;
+}
 
 static cg_tensor *dropout_forward(cg_module *self, cg_tensor *x)
 {
-    dropout_state *s = cg_module_state(self);
-    return cg_dropout(x, s->p, cg_module_is_training(self), &s->rng);
+    return dropout_run(self, x, cg_dropout);
 }
 
 static cg_tensor *dropout2d_forward(cg_module *self, cg_tensor *x)
 {
-    dropout_state *s = cg_module_state(self);
-    return cg_dropout2d(x, s->p, cg_module_is_training(self), &s->rng);
+    return dropout_run(self, x, cg_dropout2d);
 }
 
 static cg_module *dropout_new(const char *type, cg_module_forward_fn fwd, double p,
@@ -592,8 +608,12 @@ static cg_module *dropout_new(const char *type, cg_module_forward_fn fwd, double
     if (!(p >= 0 && p <= 1))
         return refuse(CG_ERR_VALUE, type, "dropout probability has to be between 0 and 1, "
                       "but got %g", p);
-    dropout_state s = {p, cg_rng_init(seed)};
-    return make(type, fwd, &s, sizeof s);
+    dropout_state s = {p};
+    cg_module *m = make(type, fwd, &s, sizeof s);
+    int64_t words[2] = {(int64_t)seed, 0};
+    if (!m || !take(m, "rng_state", cg_tensor_from_data(CG_I64, 1, (int64_t[]){2}, words), true))
+        return discard(m);
+    return m;
 }
 
 cg_module *cg_dropout_new(double p, uint64_t seed)
