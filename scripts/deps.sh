@@ -14,6 +14,10 @@ CG_BUILD_PACKAGES="$CG_BUILD_PACKAGES libcjson-dev libplplot-dev plplot-driver-c
 CG_TEST_PACKAGES="clang libomp-dev libclang-rt-14-dev"
 # The valgrind test setup (scripts/test.sh --valgrind).
 CG_VALGRIND_PACKAGES="valgrind"
+# Optional, for the benchmark's PyTorch side only (tools/cgrad-bench; no build or test needs
+# them): PyTorch, and OpenBLAS (OpenMP flavour) as the system BLAS that Debian's torch then
+# loads through libblas.so.3. Install with: cg_install_missing $CG_BENCH_PACKAGES
+CG_BENCH_PACKAGES="python3-torch libopenblas0-openmp"
 
 # cg_install_missing PKG...: apt-get install the packages not installed yet (nothing to do,
 # no network, when all are there). Uses sudo only when not root.
