@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Set up libcgrad from a fresh Debian 12 checkout: install the missing Debian packages,
-# build the library (build/), and run the main job, the example trainer, whose loss falls.
-#   scripts/bootstrap.sh [steps]
+# Set up libcgrad from a fresh Debian 12 checkout: install the missing Debian packages
+# (Fashion-MNIST included), build the library (build/), and run the main job: cgrad-train,
+# an MLP trained on Fashion-MNIST with its defaults; outputs in runs/mlp/, and the last line
+# of output is test_accuracy=0.XXXX (README's "Set up", docs/training.md).
+#   scripts/bootstrap.sh [cgrad-train options]      e.g. --model cnn
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . scripts/deps.sh
@@ -16,4 +18,4 @@ else
 fi
 meson compile -C build
 
-./build/tools/cgrad-example "$@"
+./build/tools/cgrad-train "$@"

@@ -98,11 +98,12 @@ def mlp_case(torch, sizes, batch, nbatches=4):
 
 
 def train_mlp(torch):
-    """cgrad-train's MLP (its defaults): ReLU and Dropout(0.2) after each hidden layer."""
+    """cgrad-train's MLP (its defaults): 784-512-256-10, ReLU and Dropout(0.2) after each
+    hidden layer."""
     nn = torch.nn
-    return nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Dropout(0.2),
-                         nn.Linear(256, 128), nn.ReLU(), nn.Dropout(0.2),
-                         nn.Linear(128, 10))
+    return nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Dropout(0.2),
+                         nn.Linear(512, 256), nn.ReLU(), nn.Dropout(0.2),
+                         nn.Linear(256, 10))
 
 
 def cnn_model(torch):

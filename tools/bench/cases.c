@@ -229,16 +229,17 @@ static void *cnn128_setup(const bench_opts *o, bench_info *info)
 
 /* ---- an epoch: the peak memory of training over a dataset held in memory ---- */
 
-/* cgrad-train's MLP (its defaults): 784-256-128-10 with ReLU and Dropout(0.2) after each
- * hidden layer, batch 128, Adam. */
+/* cgrad-train's MLP (tools/train/args.c, its defaults): 784-512-256-10 with ReLU and
+ * Dropout(0.2) after each hidden layer, batch 128, Adam. */
 enum { EPOCH_N = 60000, EPOCH_QUICK_N = 6000, EPOCH_BATCH = 128 };
+static const int64_t TRAIN_MLP_SIZES[4] = {784, 512, 256, 10};
 static const double EPOCH_DROPOUT = 0.2;
 
 static void *epoch_setup(const bench_opts *o, bench_info *info)
 {
     info->single_run = true;
     cg_rng rng = cg_rng_init(1);
-    trainer *t = trainer_new(mlp(MLP_SIZES, 4, EPOCH_DROPOUT, &rng));
+    trainer *t = trainer_new(mlp(TRAIN_MLP_SIZES, 4, EPOCH_DROPOUT, &rng));
     if (!t)
         return NULL;
     t->nsamples = o->quick ? EPOCH_QUICK_N : EPOCH_N;
@@ -275,7 +276,7 @@ static void *epoch_u8_setup(const bench_opts *o, bench_info *info)
 {
     info->single_run = true;
     cg_rng rng = cg_rng_init(1);
-    trainer *t = trainer_new(mlp(MLP_SIZES, 4, EPOCH_DROPOUT, &rng));
+    trainer *t = trainer_new(mlp(TRAIN_MLP_SIZES, 4, EPOCH_DROPOUT, &rng));
     if (!t)
         return NULL;
     t->nsamples = o->quick ? EPOCH_QUICK_N : EPOCH_N;
