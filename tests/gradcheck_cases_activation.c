@@ -1,4 +1,5 @@
-/* Gradient-check cases of the activation ops and composites (lib/nn/activation.c) and of
+/* Gradient-check cases of the activation ops, their fused gradients and the composites
+ * (lib/nn/activation.c) and of
  * dropout (lib/nn/dropout.c). Inputs stay off the kinks: AWAY_FROM_ZERO where the
  * function bends at 0, bounds that random normals do not come near. Dropout is checked
  * with a generator re-seeded inside the case function, so every evaluation draws the same
@@ -43,6 +44,33 @@ static cg_tensor *f_hardtanh_narrow(cg_tensor *const *in, int n, void *ctx)
     UNUSED;
     return cg_hardtanh(A, -0.35, 0.6);
 }
+/* The fused gradient ops: d<act(A), B>/dA = act_backward(., B), recorded (create_graph)
+ * so that the check differentiates the gradient op itself, to first and second order. */
+static cg_tensor *grad_through(cg_tensor *y, cg_tensor *x, cg_tensor *v)
+{
+    cg_tensor *g = NULL;
+    cg_grad_options opt = {.create_graph = true};
+    if (!y || cg_grad(&y, 1, &v, &x, 1, &g, &opt) != CG_OK)
+        return NULL;
+    return g;
+}
+static cg_tensor *f_relu_grad(cg_tensor *const *in, int n, void *ctx) { UNUSED; return grad_through(cg_relu(A), A, B); }
+static cg_tensor *f_relu_grad_t(cg_tensor *const *in, int n, void *ctx)
+{
+    UNUSED;
+    cg_tensor *x = cg_transpose(A, 0, 1);
+    return grad_through(cg_relu(x), A, cg_transpose(B, 0, 1));
+}
+static cg_tensor *f_leaky_relu_grad(cg_tensor *const *in, int n, void *ctx)
+{
+    UNUSED;
+    return grad_through(cg_leaky_relu(A, 0.2), A, B);
+}
+static cg_tensor *f_hardtanh_grad(cg_tensor *const *in, int n, void *ctx)
+{
+    UNUSED;
+    return grad_through(cg_hardtanh(A, -0.5, 0.6), A, B);
+}
 static cg_tensor *f_prelu(cg_tensor *const *in, int n, void *ctx) { UNUSED; return cg_prelu(A, B); }
 static cg_tensor *f_maxout(cg_tensor *const *in, int n, void *ctx) { UNUSED; return cg_maxout(A, 3, 1); }
 static cg_tensor *f_maxout_last(cg_tensor *const *in, int n, void *ctx) { UNUSED; return cg_maxout(A, 2, -1); }
@@ -86,6 +114,11 @@ static const op_case cases[] = {
     {"silu", "2-d", f_silu, 1, T1(RANDN, 2, 3, 4), false},
     {"hardtanh", "defaults", f_hardtanh, 1, T1(RANDN, 2, 4, 5), false},
     {"hardtanh", "narrow bounds", f_hardtanh_narrow, 1, T1(RANDN, 1, 12), false},
+    {"relu_backward", "d relu(x) . v / dx", f_relu_grad, 2, {IN(AWAY_FROM_ZERO, 2, 3, 5), IN(RANDN, 2, 3, 5)}, false},
+    {"relu_backward", "transposed views", f_relu_grad_t, 2, {IN(AWAY_FROM_ZERO, 2, 4, 3), IN(RANDN, 2, 4, 3)}, false},
+    {"relu_backward", "zero-size", f_relu_grad, 2, {IN(AWAY_FROM_ZERO, 2, 0, 3), IN(RANDN, 2, 0, 3)}, false},
+    {"leaky_relu_backward", "slope 0.2", f_leaky_relu_grad, 2, {IN(AWAY_FROM_ZERO, 2, 3, 5), IN(RANDN, 2, 3, 5)}, false},
+    {"hardtanh_backward", "bounds -0.5, 0.6", f_hardtanh_grad, 2, {IN(AWAY_FROM_ZERO, 1, 13), IN(RANDN, 1, 13)}, false},
     {"where", "prelu per channel", f_prelu, 2, {IN(AWAY_FROM_ZERO, 3, 2, 3, 4), IN(RANDN, 1, 3)}, false},
     {"where", "prelu one slope", f_prelu, 2, {IN(AWAY_FROM_ZERO, 4, 2, 2, 2, 3), IN(RANDN, 1, 1)}, false},
     {"where", "prelu 1-d input", f_prelu, 2, {IN(AWAY_FROM_ZERO, 1, 5), IN(RANDN, 1, 1)}, false},

@@ -1,8 +1,9 @@
 /* Activations (lib/nn/activation.c): values and first derivatives against formulas written
  * independently with libm, in f64 and f32; saturation at large |x|; PyTorch's choices at
  * the special points (kinks, bounds, NaN, infinities); prelu and maxout; second
- * derivatives that must stay finite; thread-count independence; and errors that name the
- * op. */
+ * derivatives that must stay finite; the fused gradient ops of relu, leaky_relu and
+ * hardtanh against the where rules they replace; thread-count independence; and errors
+ * that name the op. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -334,6 +335,95 @@ static void test_second_derivatives(void **state)
     cg_tensor_free(x);
 }
 
+/* ---- the fused gradients of relu, leaky_relu and hardtanh ---- */
+
+/* The rules as they were written before the fused ops, from comparisons and where;
+ * k holds the constants 0, -0.5 and 0.6. */
+static cg_tensor *where_grad(int act, cg_tensor *x, cg_tensor *y, cg_tensor *g, cg_tensor **k)
+{
+    switch (act) {
+    case 0: return cg_where(cg_le(y, k[0]), k[0], g);
+    case 1: return cg_where(cg_gt(x, k[0]), g, cg_mul_scalar(g, 0.2));
+    default: return cg_where(cg_add(cg_le(x, k[1]), cg_ge(x, k[2])), k[0], g);
+    }
+}
+
+static cg_tensor *fused_act(int act, cg_tensor *x)
+{
+    return act == 0 ? cg_relu(x) : act == 1 ? cg_leaky_relu(x, 0.2) : cg_hardtanh(x, -0.5, 0.6);
+}
+
+/* Bit for bit the where rules, in f32 and f64, at the special points (signed zeros, the
+ * bounds, NaN, infinities), on sizes that are not multiples of a vector, for a contiguous
+ * gradient, a transposed one and an input that is itself a transposed view. */
+static void check_fused_grads(cg_dtype dt)
+{
+    enum { R = 7, C = 13 };
+    const double special[] = {0.0, -0.0, NAN, INFINITY, -INFINITY, -0.5, 0.6, 1e-30, -1e-30};
+    cg_rng rng = cg_rng_init(5);
+    cg_tensor *x = cg_tensor_normal(&rng, dt, 2, (int64_t[]){R, C}, 0, 1);
+    cg_tensor *gc = cg_tensor_normal(&rng, dt, 2, (int64_t[]){R, C}, 0, 1);
+    cg_tensor *gt = cg_tensor_normal(&rng, dt, 2, (int64_t[]){C, R}, 0, 1);
+    for (int64_t i = 0; i < 9; i++)
+        assert_ok(cg_tensor_set(x, (int64_t[]){i % R, (3 * i) % C}, special[i]));
+    assert_ok(cg_tensor_set_requires_grad(x, true));
+    cg_tensor *grads[2] = {gc, cg_transpose(gt, 0, 1)};
+    cg_tensor *k3[3] = {cg_tensor_scalar(dt, 0), cg_tensor_scalar(dt, -0.5),
+                        cg_tensor_scalar(dt, 0.6)};
+    for (int act = 0; act < 3; act++) {
+        for (int view = 0; view < 2; view++) {
+            for (int k = 0; k < 2; k++) {
+                cg_tensor *xin = view ? cg_transpose(cg_transpose(x, 0, 1), 0, 1) : x;
+                cg_tensor *y = fused_act(act, xin), *gx = NULL;
+                /* Recorded, so the result names the op that made it (for a view, the
+                 * view's backward). */
+                assert_ok(cg_grad(&y, 1, &grads[k], &x, 1, &gx,
+                                  &(cg_grad_options){.create_graph = true}));
+                if (!view)
+                    assert_string_equal(cg_tensor_op_name(gx), act == 0   ? "relu_backward"
+                                                               : act == 1 ? "leaky_relu_backward"
+                                                                          : "hardtanh_backward");
+                cg_tensor *want = cg_contiguous(where_grad(act, xin, y, grads[k], k3));
+                cg_tensor *got = cg_contiguous(gx);
+                assert_tensor(want);
+                assert_tensor(got);
+                size_t bytes = (size_t)(R * C) * cg_dtype_size(dt);
+                if (memcmp(cg_tensor_data(want), cg_tensor_data(got), bytes))
+                    fail_msg("fused gradient %d (view %d, gradient %d) differs from where", act,
+                             view, k);
+            }
+        }
+    }
+    cg_tensor_free(x);
+    cg_tensor_free(gc);
+    cg_tensor_free(gt);
+    for (int i = 0; i < 3; i++)
+        cg_tensor_free(k3[i]);
+}
+
+static void test_fused_grads_f32(void **state) { (void)state; check_fused_grads(CG_F32); }
+static void test_fused_grads_f64(void **state) { (void)state; check_fused_grads(CG_F64); }
+
+/* Double backward through relu_backward: d/dv of d<relu(x), v>/dx is the mask, and x gets
+ * no gradient from it (as where's condition). */
+static void test_relu_double_backward(void **state)
+{
+    (void)state;
+    double xs[] = {-1, 0, 2, NAN}, vs[] = {3, 4, 5, 6};
+    cg_tensor *x = vec(CG_F64, xs, 4, true), *v = vec(CG_F64, vs, 4, true);
+    cg_tensor *y = cg_relu(x), *g = NULL, *h[2] = {NULL, NULL};
+    cg_grad_options opt = {.create_graph = true};
+    assert_ok(cg_grad(&y, 1, &v, &x, 1, &g, &opt));
+    assert_string_equal(cg_tensor_op_name(g), "relu_backward");
+    cg_tensor *s = cg_sum(g, NULL, 0, false);
+    cg_tensor *wrt[2] = {x, v};
+    assert_ok(cg_grad(&s, 1, NULL, wrt, 2, h, &(cg_grad_options){.allow_unused = true}));
+    assert_null(h[0]);
+    assert_true(at(h[1], 0) == 0 && at(h[1], 1) == 0 && at(h[1], 2) == 1 && at(h[1], 3) == 1);
+    cg_tensor_free(x);
+    cg_tensor_free(v);
+}
+
 /* ---- prelu ---- */
 
 static void test_prelu_per_channel(void **state)
@@ -584,6 +674,9 @@ int main(void)
         CG_TEST(test_special_points),
         CG_TEST(test_hardtanh_crossed),
         CG_TEST(test_second_derivatives),
+        CG_TEST(test_fused_grads_f32),
+        CG_TEST(test_fused_grads_f64),
+        CG_TEST(test_relu_double_backward),
         CG_TEST(test_prelu_per_channel),
         CG_TEST(test_prelu_shapes),
         CG_TEST(test_maxout),

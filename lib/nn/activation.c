@@ -122,6 +122,86 @@ cg_tensor *cg__activation_forward(int op, cg_pool *pool, cg_tensor *const *in, i
     return out;
 }
 
+/* ---- fused gradients of the piecewise-linear activations ---- */
+
+/* out = EXPR of the mask operand m and the gradient g, contiguous runs first: this is
+ * the backward pass of every ReLU network, and one pass replaces a comparison tensor and
+ * a strided where. The scalars come from the forward op's attrs (a = f[0], b = f[1]). */
+#define GRAD_LOOP(T, EXPR)                                                                  \
+    {                                                                                       \
+        typedef T real;                                                                     \
+        const double *f = ctx;                                                              \
+        const real a = (real)f[0], b = (real)f[1];                                          \
+        (void)a, (void)b;                                                                   \
+        const int64_t es = (int64_t)sizeof(real);                                           \
+        if (s[0] == es && s[1] == es && s[2] == es) {                                       \
+            const real *restrict M = (const real *)p[0], *restrict G = (const real *)p[1];  \
+            real *restrict o = (real *)p[2];                                                \
+            for (int64_t i = 0; i < n; i++) {                                               \
+                real m = M[i], g = G[i];                                                    \
+                o[i] = (EXPR);                                                              \
+            }                                                                               \
+        } else {                                                                            \
+            for (int64_t i = 0; i < n; i++) {                                               \
+                real m = *(const real *)(p[0] + i * s[0]);                                  \
+                real g = *(const real *)(p[1] + i * s[1]);                                  \
+                *(real *)(p[2] + i * s[2]) = (EXPR);                                        \
+            }                                                                               \
+        }                                                                                   \
+    }
+
+#define GRAD_KERNEL(name, EXPR)                                                             \
+    static void name##_f32(int64_t n, char *const *p, const int64_t *s, const void *ctx)    \
+        GRAD_LOOP(float, EXPR)                                                              \
+    static void name##_f64(int64_t n, char *const *p, const int64_t *s, const void *ctx)    \
+        GRAD_LOOP(double, EXPR)
+
+/* PyTorch's threshold_backward on the output: 0 where y <= 0, g elsewhere (a NaN y
+ * passes g). */
+GRAD_KERNEL(k_relu_grad, m <= 0 ? (real)0 : g)
+/* g where x > 0, else slope g (a NaN x takes the slope). */
+GRAD_KERNEL(k_leaky_relu_grad, m > 0 ? g : g * a)
+/* 0 where x <= lo or x >= hi, g elsewhere (so g for a NaN x). */
+GRAD_KERNEL(k_hardtanh_grad, m <= a || m >= b ? (real)0 : g)
+
+static cg__loop_fn grad_kernel(int op, bool f32)
+{
+    switch (op) {
+    case CG_OP_RELU_BACKWARD: return f32 ? k_relu_grad_f32 : k_relu_grad_f64;
+    case CG_OP_LEAKY_RELU_BACKWARD: return f32 ? k_leaky_relu_grad_f32 : k_leaky_relu_grad_f64;
+    default: return f32 ? k_hardtanh_grad_f32 : k_hardtanh_grad_f64;
+    }
+}
+
+/* in = {m, g}: one float dtype and one shape (g may be a broadcast view of that shape). */
+cg_tensor *cg__act_grad_forward(int op, cg_pool *pool, cg_tensor *const *in, int n,
+                                const cg__attrs *attrs)
+{
+    (void)n;
+    cg_tensor *m = in[0], *g = in[1];
+    const char *name = cg__ops[op].name;
+    if (!cg__check_float_dtypes(name, in, 2))
+        return NULL;
+    if (m->ndim != g->ndim || memcmp(m->shape, g->shape, (size_t)m->ndim * sizeof *m->shape)) {
+        char a[160], b[160];
+        cg__error(CG_ERR_SHAPE, "%s: gradient of shape %s does not match shape %s", name,
+                  cg__shape_str(g->ndim, g->shape, a, sizeof a),
+                  cg__shape_str(m->ndim, m->shape, b, sizeof b));
+        return NULL;
+    }
+    cg_tensor *out = cg__tensor_alloc(pool, m->dtype, m->ndim, m->shape);
+    if (!out)
+        return NULL;
+    int64_t st[3][CG_MAX_DIMS];
+    cg__broadcast_strides(m, m->ndim, st[0]);
+    cg__broadcast_strides(g, m->ndim, st[1]);
+    cg__broadcast_strides(out, m->ndim, st[2]);
+    char *base[3] = {cg__ptr(m), cg__ptr(g), cg__ptr(out)};
+    cg__foreach(m->ndim, m->shape, 3, base, (const int64_t(*)[CG_MAX_DIMS])st,
+                grad_kernel(op, m->dtype == CG_F32), attrs->f, 1);
+    return out;
+}
+
 /* ---- public builders ---- */
 
 static cg_tensor *activation(int op, cg_tensor *x, double a, double b, double c)
@@ -307,19 +387,25 @@ cg_status cg__tanh_backward(const cg_node *node, cg_tensor *g, cg_tensor **gin)
     return CG_OK;
 }
 
+/* The fused gradient op of a piecewise-linear activation: op(m, g) with the forward
+ * node's scalars. */
+static cg_tensor *act_grad(int op, const cg_node *node, cg_tensor *m, cg_tensor *g)
+{
+    cg_tensor *in[2] = {m, g};
+    return cg__apply(op, in, 2, &node->attrs);
+}
+
 /* threshold_backward on the result: 0 where y <= 0, so 0 at x = 0 and g for a NaN. */
 cg_status cg__relu_backward(const cg_node *node, cg_tensor *g, cg_tensor **gin)
 {
-    cg_tensor *zero = K(g, 0.0);
-    gin[0] = cg_where(cg_le(OUT, zero), zero, g);
+    gin[0] = act_grad(CG_OP_RELU_BACKWARD, node, OUT, g);
     return CG_OK;
 }
 
 /* g where x > 0, else slope g (a NaN takes the slope, as in PyTorch). */
 cg_status cg__leaky_relu_backward(const cg_node *node, cg_tensor *g, cg_tensor **gin)
 {
-    cg_tensor *x = IN(0);
-    gin[0] = cg_where(cg_gt(x, K(x, 0.0)), g, cg_mul_scalar(g, F(0)));
+    gin[0] = act_grad(CG_OP_LEAKY_RELU_BACKWARD, node, IN(0), g);
     return CG_OK;
 }
 
@@ -388,8 +474,15 @@ cg_status cg__silu_backward(const cg_node *node, cg_tensor *g, cg_tensor **gin)
 /* hardtanh_backward: 0 where x <= lo or x >= hi, g elsewhere (so g for a NaN). */
 cg_status cg__hardtanh_backward(const cg_node *node, cg_tensor *g, cg_tensor **gin)
 {
-    cg_tensor *x = IN(0), *zero = K(g, 0.0);
-    cg_tensor *outside = cg_add(cg_le(x, K(x, F(0))), cg_ge(x, K(x, F(1))));
-    gin[0] = cg_where(outside, zero, g);
+    gin[0] = act_grad(CG_OP_HARDTANH_BACKWARD, node, IN(0), g);
+    return CG_OK;
+}
+
+/* Linear in g with a diagonal mask: the gradient for g is the same op on the incoming
+ * gradient; the mask operand gets none (piecewise constant, as where's condition). */
+cg_status cg__act_grad_backward(const cg_node *node, cg_tensor *g, cg_tensor **gin)
+{
+    gin[0] = NULL;
+    gin[1] = act_grad(node->op, node, IN(0), g);
     return CG_OK;
 }
