@@ -383,6 +383,54 @@ static void test_max_pool_nan_and_negative(void **state)
     cg_tensor_free(neg);
 }
 
+/* The 2x2 stride-2 kernel (rows of unit stride) against the general window walk, which a
+ * view with column stride != 1 takes: bit-identical values and gradients on odd sizes,
+ * with ties (zeros), NaNs (the later of two NaNs wins), infinities and signed zeros. */
+static void check_max_pool_2x2(cg_dtype dt)
+{
+    enum { N = 2, C = 3, H = 7, W = 9 };
+    cg_tensor *x = randt(dt, 4, (int64_t[]){N, C, H, W}, 21);
+    cg_tensor *gy = randt(dt, 4, (int64_t[]){N, C, H / 2, W / 2}, 22);
+    const double special[] = {0.0, -0.0, 0.0, NAN, NAN, INFINITY, -INFINITY, -0.0};
+    for (int64_t i = 0; i < 40; i++) /* spread over windows, several per plane */
+        assert_ok(cg_tensor_set(x, (int64_t[]){i % N, i % C, (5 * i) % H, (7 * i) % W},
+                                special[i % 8]));
+    /* a window with two NaNs and one with a tie at its maximum */
+    assert_ok(cg_tensor_set(x, (int64_t[]){0, 0, 0, 0}, NAN));
+    assert_ok(cg_tensor_set(x, (int64_t[]){0, 0, 1, 1}, NAN));
+    assert_ok(cg_tensor_set(x, (int64_t[]){1, 2, 2, 3}, 5.0));
+    assert_ok(cg_tensor_set(x, (int64_t[]){1, 2, 3, 2}, 5.0));
+    /* the same values laid out [N, C, W, H]: its transposed view walks columns by H */
+    cg_tensor *xt = cg_contiguous(cg_transpose(x, 2, 3));
+    cg_tensor *leaf = cg_tensor_zeros(dt, 4, (int64_t[]){N, C, W, H});
+    assert_ok(cg_tensor_copy_(leaf, xt));
+    assert_ok(cg_tensor_set_requires_grad(x, true));
+    assert_ok(cg_tensor_set_requires_grad(leaf, true));
+    cg_conv2d_options o = cg_pool2d_defaults(2, 2);
+    cg_tensor *fast = cg_max_pool2d(x, &o), *slow = cg_max_pool2d(cg_transpose(leaf, 2, 3), &o);
+    cg_tensor *gf = NULL, *gs = NULL;
+    assert_ok(cg_grad(&fast, 1, &gy, &x, 1, &gf, NULL));
+    assert_ok(cg_grad(&slow, 1, &gy, &leaf, 1, &gs, NULL));
+    cg_tensor *pairs[2][2] = {{fast, slow}, {gf, cg_transpose(gs, 2, 3)}};
+    for (int k = 0; k < 2; k++) {
+        int64_t n = cg_tensor_numel(pairs[k][0]);
+        double *a = values(pairs[k][0]), *b = values(pairs[k][1]);
+        for (int64_t i = 0; i < n; i++)
+            if (memcmp(&a[i], &b[i], sizeof a[i]))
+                fail_msg("%s element %lld: %g (2x2 kernel) vs %g (general)",
+                         k ? "gradient" : "value", (long long)i, a[i], b[i]);
+        free(a), free(b);
+    }
+    /* the later NaN of window (0, 0, 0, 0) takes its gradient */
+    assert_true(isnan(cg_tensor_get(fast, (int64_t[]){0, 0, 0, 0})));
+    assert_true(cg_tensor_get(gf, (int64_t[]){0, 0, 0, 0}) == 0);
+    assert_true(cg_tensor_get(gf, (int64_t[]){0, 0, 1, 1}) == cg_tensor_get(gy, (int64_t[]){0, 0, 0, 0}));
+    cg_tensor_free(x), cg_tensor_free(gy), cg_tensor_free(leaf);
+}
+
+static void test_max_pool_2x2_f32(void **state) { (void)state; check_max_pool_2x2(CG_F32); }
+static void test_max_pool_2x2_f64(void **state) { (void)state; check_max_pool_2x2(CG_F64); }
+
 /* ---- linear ---- */
 
 static void test_linear(void **state)
@@ -588,6 +636,8 @@ int main(void)
         CG_TEST(test_pool_naive),
         CG_TEST(test_max_pool_tie_first),
         CG_TEST(test_max_pool_nan_and_negative),
+        CG_TEST(test_max_pool_2x2_f32),
+        CG_TEST(test_max_pool_2x2_f64),
         CG_TEST(test_linear),
         CG_TEST(test_conv_errors),
         CG_TEST(test_thread_count_independent),

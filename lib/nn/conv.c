@@ -108,10 +108,23 @@ static void copy_run(bool f32, char *dst, const char *src, int64_t n, int64_t st
     }
 }
 
-/* dst[i * dstep] += src[i * sstep] for i < n. */
+/* dst[i * dstep] += src[i * sstep] for i < n; unit strides (col2im of a stride-1
+ * convolution) get a loop the compiler vectorises. */
 static void add_run(bool f32, char *dst, int64_t dstep, const char *src, int64_t sstep, int64_t n)
 {
-    if (f32) {
+    if (dstep == 1 && sstep == 1) {
+        if (f32) {
+            float *restrict d = (float *)(void *)dst;
+            const float *restrict a = (const float *)(const void *)src;
+            for (int64_t i = 0; i < n; i++)
+                d[i] += a[i];
+        } else {
+            double *restrict d = (double *)(void *)dst;
+            const double *restrict a = (const double *)(const void *)src;
+            for (int64_t i = 0; i < n; i++)
+                d[i] += a[i];
+        }
+    } else if (f32) {
         for (int64_t i = 0; i < n; i++)
             ((float *)dst)[i * dstep] += ((const float *)src)[i * sstep];
     } else {
@@ -172,24 +185,23 @@ static void col2im_plane(const job *j, int64_t n, int64_t c)
     }
 }
 
-static double load(const job *j, const char *p, int64_t at)
-{
-    return j->f32 ? (double)((const float *)p)[at] : ((const double *)p)[at];
-}
-
 /* One window element for n neighbouring windows: take it where it beats the best so far,
  * is NaN (a NaN wins; a later NaN replaces it) or is the window's first element inside
- * the input. Selects, not branches: random data and ties make branches unpredictable. */
-static inline void argmax_run(bool f32, const char *src, int64_t step, int64_t n, int64_t pos,
-                              int64_t pstep, double *best, int64_t *at)
-{
-    for (int64_t i = 0; i < n; i++, pos += pstep) {
-        double v = f32 ? (double)((const float *)src)[i * step] : ((const double *)src)[i * step];
-        bool take = (v > best[i]) | (v != v) | (at[i] < 0);
-        best[i] = take ? v : best[i];
-        at[i] = take ? pos : at[i];
+ * the input. Selects, not branches: random data and ties make branches unpredictable.
+ * T converts to the double best exactly, so the comparisons are those of T. */
+#define ARGMAX_RUN(T)                                                                       \
+    static inline void argmax_run_##T(const char *src, int64_t step, int64_t n, int64_t pos, \
+                                      int64_t pstep, double *best, int64_t *at)             \
+    {                                                                                       \
+        for (int64_t i = 0; i < n; i++, pos += pstep) {                                     \
+            T v = ((const T *)(const void *)src)[i * step];                                 \
+            bool take = (v > best[i]) | (v != v) | (at[i] < 0);                             \
+            best[i] = take ? v : best[i];                                                   \
+            at[i] = take ? pos : at[i];                                                     \
+        }                                                                                   \
     }
-}
+ARGMAX_RUN(float)
+ARGMAX_RUN(double)
 
 enum { ROW_CHUNK = 256 };
 
@@ -217,17 +229,66 @@ static void argmax_row(const job *j, const char *img, int64_t oh, int64_t ow0, i
             const char *src = img + (ih * j->s[2] + (lo * g->sw + off) * j->s[3]) * j->es;
             int64_t pos = ih * g->w + lo * g->sw + off, step = g->sw * j->s[3];
             if (j->f32)
-                argmax_run(true, src, step, hi - lo, pos, g->sw, best + lo - ow0, at + lo - ow0);
+                argmax_run_float(src, step, hi - lo, pos, g->sw, best + lo - ow0, at + lo - ow0);
             else
-                argmax_run(false, src, step, hi - lo, pos, g->sw, best + lo - ow0, at + lo - ow0);
+                argmax_run_double(src, step, hi - lo, pos, g->sw, best + lo - ow0, at + lo - ow0);
         }
     }
+}
+
+/* The 2x2 stride-2 window without padding or dilation over rows of unit stride (the
+ * usual max pool): each window's four elements a b / c d in PyTorch's order, under the same
+ * rule as argmax_run (a NaN wins, a later NaN replaces it), written as selects on the
+ * element's number k so that the loop vectorises. */
+#define ARGMAX_2X2(T)                                                                       \
+    static void argmax_2x2_row_##T(const T *restrict r0, const T *restrict r1, int64_t wo,  \
+                                   int64_t p0, int64_t w, int64_t *restrict out)            \
+    {                                                                                       \
+        for (int64_t ow = 0; ow < wo; ow++) {                                               \
+            T b = r0[2 * ow + 1], c = r1[2 * ow], d = r1[2 * ow + 1], m = r0[2 * ow];       \
+            int32_t k = 0;                                                                  \
+            bool t = (b > m) | (b != b);                                                    \
+            m = t ? b : m;                                                                  \
+            k = t ? 1 : k;                                                                  \
+            t = (c > m) | (c != c);                                                         \
+            m = t ? c : m;                                                                  \
+            k = t ? 2 : k;                                                                  \
+            t = (d > m) | (d != d);                                                         \
+            k = t ? 3 : k;                                                                  \
+            out[ow] = p0 + 2 * ow + (k & 1) + (k >> 1) * w;                                 \
+        }                                                                                   \
+    }                                                                                       \
+    static void argmax_2x2_##T(const job *j, const char *img, int64_t *out)                 \
+    {                                                                                       \
+        const geom *g = &j->g;                                                              \
+        for (int64_t oh = 0; oh < g->ho; oh++, out += g->wo) {                              \
+            const char *r0 = img + 2 * oh * j->s[2] * j->es;                                \
+            argmax_2x2_row_##T((const T *)(const void *)r0,                                 \
+                               (const T *)(const void *)(r0 + j->s[2] * j->es), g->wo,      \
+                               2 * oh * g->w, g->w, out);                                   \
+        }                                                                                   \
+    }
+ARGMAX_2X2(float)
+ARGMAX_2X2(double)
+
+static bool is_2x2(const job *j)
+{
+    const geom *g = &j->g;
+    return g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && g->ph == 0 && g->pw == 0 &&
+           g->dh == 1 && g->dw == 1 && j->s[3] == 1;
 }
 
 static void argmax_plane(const job *j, int64_t n, int64_t c)
 {
     const char *img = j->src + (n * j->s[0] + c * j->s[1]) * j->es;
     int64_t *out = (int64_t *)(void *)j->dst + (n * j->c + c) * j->g.ho * j->g.wo;
+    if (is_2x2(j)) {
+        if (j->f32)
+            argmax_2x2_float(j, img, out);
+        else
+            argmax_2x2_double(j, img, out);
+        return;
+    }
     for (int64_t oh = 0; oh < j->g.ho; oh++) {
         for (int64_t ow = 0, m; ow < j->g.wo; ow += m, out += m) {
             m = j->g.wo - ow < ROW_CHUNK ? j->g.wo - ow : ROW_CHUNK;
@@ -237,23 +298,50 @@ static void argmax_plane(const job *j, int64_t n, int64_t c)
 }
 
 /* out[n, c, o] = x[n, c] at idx[n, c, o] (-inf for an empty window). */
+#define GATHER(T)                                                                           \
+    static void gather_##T(const job *j, const char *img, int64_t first)                    \
+    {                                                                                       \
+        int64_t l = j->g.ho * j->g.wo, w = j->g.w;                                          \
+        const T *x = (const T *)(const void *)img;                                          \
+        const int64_t *idx = j->idx + first;                                                \
+        T *o = (T *)(void *)j->dst + first;                                                 \
+        if (j->s[3] == 1 && j->s[2] == w) { /* the index is the offset: no division */      \
+            for (int64_t i = 0; i < l; i++)                                                 \
+                o[i] = idx[i] < 0 ? (T)-INFINITY : x[idx[i]];                               \
+        } else {                                                                            \
+            for (int64_t i = 0; i < l; i++)                                                 \
+                o[i] = idx[i] < 0 ? (T)-INFINITY                                            \
+                                  : x[idx[i] / w * j->s[2] + idx[i] % w * j->s[3]];         \
+        }                                                                                   \
+    }
+GATHER(float)
+GATHER(double)
+
 static void gather_plane(const job *j, int64_t n, int64_t c)
 {
     const char *img = j->src + (n * j->s[0] + c * j->s[1]) * j->es;
-    int64_t l = j->g.ho * j->g.wo, first = (n * j->c + c) * l, w = j->g.w;
-    bool dense = j->s[3] == 1 && j->s[2] == w; /* the index is the offset: no division */
-    for (int64_t o = 0; o < l; o++) {
-        int64_t at = j->idx[first + o];
-        int64_t off = dense ? at : at / w * j->s[2] + at % w * j->s[3];
-        double v = at < 0 ? -INFINITY : load(j, img, off);
-        if (j->f32)
-            ((float *)(void *)j->dst)[first + o] = (float)v;
-        else
-            ((double *)(void *)j->dst)[first + o] = v;
-    }
+    int64_t first = (n * j->c + c) * j->g.ho * j->g.wo;
+    if (j->f32)
+        gather_float(j, img, first);
+    else
+        gather_double(j, img, first);
 }
 
 /* Plane (n, c) of zeros [H, W] with g[n, c, o] added at idx[n, c, o], in order of o. */
+#define SCATTER(T)                                                                          \
+    static void scatter_##T(const job *j, T *plane, const char *src, const int64_t *idx)    \
+    {                                                                                       \
+        const geom *g = &j->g;                                                              \
+        for (int64_t oh = 0; oh < g->ho; oh++, idx += g->wo) {                              \
+            const T *row = (const T *)(const void *)(src + oh * j->s[2] * j->es);           \
+            for (int64_t ow = 0; ow < g->wo; ow++)                                          \
+                if (idx[ow] >= 0)                                                           \
+                    plane[idx[ow]] += row[ow * j->s[3]];                                    \
+        }                                                                                   \
+    }
+SCATTER(float)
+SCATTER(double)
+
 static void scatter_plane(const job *j, int64_t n, int64_t c)
 {
     const geom *g = &j->g;
@@ -261,11 +349,10 @@ static void scatter_plane(const job *j, int64_t n, int64_t c)
     const char *src = j->src + (n * j->s[0] + c * j->s[1]) * j->es;
     const int64_t *idx = j->idx + (n * j->c + c) * g->ho * g->wo;
     memset(plane, 0, (size_t)(g->h * g->w * j->es));
-    for (int64_t oh = 0; oh < g->ho; oh++)
-        for (int64_t ow = 0; ow < g->wo; ow++, idx++)
-            if (*idx >= 0)
-                add_run(j->f32, plane + *idx * j->es, 0,
-                        src + (oh * j->s[2] + ow * j->s[3]) * j->es, 0, 1);
+    if (j->f32)
+        scatter_float(j, (float *)(void *)plane, src, idx);
+    else
+        scatter_double(j, (double *)(void *)plane, src, idx);
 }
 
 /* fn on every plane; a plane is `work` element operations. */
@@ -275,7 +362,13 @@ static void for_planes(const job *j, void (*fn)(const job *, int64_t, int64_t), 
     int threads = cg__threads_for(planes, work);
     if (threads > planes)
         threads = planes > 1 ? (int)planes : 1;
-#pragma omp parallel for if (threads > 1) num_threads(threads) schedule(static)
+    /* Not an `if` clause: libgomp allocates a team even for a region it runs alone. */
+    if (threads <= 1) {
+        for (int64_t p = 0; p < planes; p++)
+            fn(j, p / j->c, p % j->c);
+        return;
+    }
+#pragma omp parallel for num_threads(threads) schedule(static)
     for (int64_t p = 0; p < planes; p++)
         fn(j, p / j->c, p % j->c);
 }
