@@ -78,6 +78,84 @@ static void test_copy_clone_and_versions(void **state)
     cg_tensor_free(z);
 }
 
+/* Expected contents of x's storage after filling the elements view covers with v: the
+ * view's elements hold v as the dtype stores it, the rest keep their old value. */
+static void expect_filled(const cg_tensor *x, const double *old, const cg_tensor *view, double v)
+{
+    int64_t n = cg_tensor_numel(x), nv = cg_tensor_numel(view);
+    const int64_t *shape = cg_tensor_shape(view), *strides = cg_tensor_strides(view);
+    char *covered = calloc((size_t)n, 1);
+    /* the view's storage offset, from its data pointer */
+    int64_t off = ((const char *)cg_tensor_data(view) - (const char *)cg_tensor_data(x)) /
+                  (int64_t)cg_dtype_size(cg_tensor_dtype(x));
+    for (int64_t i = 0; i < nv; i++) {
+        int64_t s = off, flat = i;
+        for (int d = cg_tensor_ndim(view) - 1; d >= 0; d--) {
+            s += (flat % shape[d]) * strides[d];
+            flat /= shape[d];
+        }
+        covered[s] = 1;
+    }
+    double got[2048];
+    assert_true(n <= 2048);
+    assert_ok(cg_tensor_to_f64(x, got));
+    cg_dtype dt = cg_tensor_dtype(x);
+    double want_v = dt == CG_F32 ? (double)(float)v : dt == CG_F64 ? v : (double)(int64_t)v;
+    for (int64_t i = 0; i < n; i++) {
+        double want = covered[i] ? want_v : old[i];
+        if (memcmp(&got[i], &want, sizeof want))
+            fail_msg("%s element %lld: %.17g, expected %.17g", cg_dtype_name(dt), (long long)i,
+                     got[i], want);
+    }
+    free(covered);
+}
+
+/* cg_tensor_fill_ on whole tensors (the contiguous fast path: memset for +0, a typed loop
+ * otherwise, -0.0 keeping its sign), on a contiguous view with an offset, and on strided
+ * views (the general path), in every dtype and with sizes that are no multiple of a vector. */
+static void test_fill(void **state)
+{
+    (void)state;
+    static const cg_dtype dts[] = {CG_F32, CG_F64, CG_I64};
+    static const double values[] = {0.0, -0.0, 1.5, -2.75, 1e300, 0.1};
+    for (size_t k = 0; k < sizeof dts / sizeof *dts; k++)
+        for (size_t j = 0; j < sizeof values / sizeof *values; j++) {
+            cg_dtype dt = dts[k];
+            double v = values[j];
+            if (dt == CG_I64 && fabs(v) > 1e18)
+                continue; /* out of int64's range */
+            for (int view_kind = 0; view_kind < 4; view_kind++) {
+                int64_t shape[] = {37, 29};
+                double old[37 * 29];
+                for (int i = 0; i < 37 * 29; i++)
+                    old[i] = (double)(i % 13) - 6;
+                cg_tensor *x = cg_tensor_from_data(CG_F64, 2, shape, old);
+                cg_tensor *xd = cg_to_dtype(x, dt);
+                cg_tensor *y = cg_tensor_clone(xd);
+                cg_tensor *view = view_kind == 0   ? y
+                                  : view_kind == 1 ? cg_slice(y, 0, 3, 20, 1)
+                                  : view_kind == 2 ? cg_slice(y, 1, 1, 28, 2)
+                                                   : cg_transpose(y, 0, 1);
+                assert_tensor(view);
+                assert_true(cg_tensor_is_contiguous(view) == (view_kind < 2));
+                uint64_t v0 = cg_tensor_version(y);
+                assert_ok(cg_tensor_fill_(view, v));
+                assert_true(cg_tensor_version(y) == v0 + 1);
+                expect_filled(y, old, view, v);
+                cg_tensor_free(x);
+                cg_tensor_free(y);
+                cg_tape_reset(cg_tape_active());
+            }
+        }
+    /* the constructors share the fast path: full(-0.0) keeps the sign, zeros is +0 */
+    cg_tensor *m = cg_tensor_full(CG_F32, 1, (int64_t[]){19}, -0.0);
+    cg_tensor *z = cg_tensor_zeros(CG_F64, 1, (int64_t[]){19});
+    assert_true(signbit(((const float *)cg_tensor_data(m))[18]));
+    assert_false(signbit(((const double *)cg_tensor_data(z))[18]));
+    cg_tensor_free(m);
+    cg_tensor_free(z);
+}
+
 static void test_print(void **state)
 {
     (void)state;
@@ -155,6 +233,7 @@ int main(void)
         CG_TEST(test_zeros_and_shape),
         CG_TEST(test_constructors),
         CG_TEST(test_copy_clone_and_versions),
+        CG_TEST(test_fill),
         CG_TEST(test_print),
         CG_TEST(test_rng_is_reproducible),
         CG_TEST(test_allocator_counts),

@@ -139,6 +139,38 @@ int64_t cg__storage_index(const cg_tensor *t, int64_t flat)
     return idx;
 }
 
+/* Store value, converted as cg__store converts it, into n consecutive elements. memset only
+ * where its bytes are the value's: +0 (a -0.0 keeps its sign bit in a float). */
+static void fill_flat(void *base, cg_dtype dtype, int64_t n, double value)
+{
+    if (n <= 0)
+        return;
+    if (value == 0 && (dtype == CG_I64 || !signbit(value))) {
+        memset(base, 0, (size_t)n * cg_dtype_size(dtype));
+        return;
+    }
+    switch (dtype) {
+    case CG_F32: {
+        float *restrict p = base, v = (float)value;
+        for (int64_t i = 0; i < n; i++)
+            p[i] = v;
+        break;
+    }
+    case CG_F64: {
+        double *restrict p = base;
+        for (int64_t i = 0; i < n; i++)
+            p[i] = value;
+        break;
+    }
+    case CG_I64: {
+        int64_t *restrict p = base, v = (int64_t)value;
+        for (int64_t i = 0; i < n; i++)
+            p[i] = v;
+        break;
+    }
+    }
+}
+
 /* ---- caller-owned constructors ---- */
 
 static cg_tensor *new_filled(cg_dtype dtype, int ndim, const int64_t *shape, double value,
@@ -153,12 +185,7 @@ static cg_tensor *new_filled(cg_dtype dtype, int ndim, const int64_t *shape, dou
     cg_tensor *t = cg__tensor_alloc(NULL, dtype, ndim, shape);
     if (!t)
         return NULL;
-    int64_t n = cg__shape_numel(ndim, shape);
-    if (value == 0.0)
-        memset(t->storage->data, 0, (size_t)n * cg_dtype_size(dtype));
-    else
-        for (int64_t i = 0; i < n; i++)
-            cg__store(t, i, value);
+    fill_flat(t->storage->data, dtype, cg__shape_numel(ndim, shape), value);
     return t;
 }
 
@@ -228,8 +255,11 @@ cg_status cg_tensor_fill_(cg_tensor *t, double value)
     if (!cg__check_tensor(t, "cg_tensor_fill_"))
         return cg_last_status();
     int64_t n = cg__shape_numel(t->ndim, t->shape);
-    for (int64_t i = 0; i < n; i++)
-        cg__store(t, cg__storage_index(t, i), value);
+    if (cg_tensor_is_contiguous(t))
+        fill_flat(cg_tensor_data(t), t->dtype, n, value);
+    else
+        for (int64_t i = 0; i < n; i++)
+            cg__store(t, cg__storage_index(t, i), value);
     cg__bump_version(t);
     return CG_OK;
 }
