@@ -111,6 +111,175 @@ static void test_batch_norm_affine(void **state)
     cg_tensor_free(b);
 }
 
+/* ---- the fused batch norm against its composition ---- */
+
+/* Batch norm in training written with ops: the composition the fused ops replace. */
+static cg_tensor *bn_composed(cg_tensor *x, cg_tensor *w, cg_tensor *b, double eps)
+{
+    int nd = cg_tensor_ndim(x), axes[8], n = 0;
+    int64_t shape[8];
+    for (int d = 0; d < nd; d++) {
+        if (d != 1)
+            axes[n++] = d;
+        shape[d] = d == 1 ? cg_tensor_size(x, 1) : 1;
+    }
+    cg_tensor *mean = cg_mean(x, axes, n, true);
+    cg_tensor *inv = cg_rsqrt(cg_add_scalar(cg_var(x, axes, n, 0, true), eps));
+    cg_tensor *z = cg_mul(cg_sub(x, mean), inv);
+    return cg_add(cg_mul(z, cg_reshape(w, nd, shape)), cg_reshape(b, nd, shape));
+}
+
+/* y and the gradients of <g, y> for x, w, b, by the fused ops (fused) or the composition;
+ * out[0] is y, out[1..3] the gradients. */
+static void bn_run(cg_tensor *x, cg_tensor *w, cg_tensor *b, cg_tensor *g, bool fused,
+                   cg_tensor **out)
+{
+    cg_tensor *y = fused ? cg_batch_norm(x, NULL, NULL, w, b, true, 0.1, 1e-5)
+                         : bn_composed(x, w, b, 1e-5);
+    assert_tensor(y);
+    cg_tensor *in[3] = {x, w, b};
+    assert_ok(cg_grad(&y, 1, &g, in, 3, out + 1, NULL));
+    out[0] = y;
+}
+
+/* A batch-norm input: the stored tensor (caller-owned, requires grad) and the view of it
+ * the op sees. how: 0 as stored, 1 stored [N, H, W, C] (channels last: strided runs),
+ * 2 trailing dimensions swapped (copied first), 3 every other element of the last
+ * dimension (runs of stride 2). */
+static cg_tensor *bn_view(cg_tensor *stored, int how)
+{
+    switch (how) {
+    case 1: return cg_permute(stored, (int[]){0, 3, 1, 2});
+    case 2: return cg_transpose(stored, 2, 3);
+    case 3: return cg_slice(stored, cg_tensor_ndim(stored) - 1, 0, cg_tensor_size(stored, -1), 2);
+    default: return stored;
+    }
+}
+
+typedef struct bn_case {
+    int ndim;
+    int64_t shape[4]; /* stored shape */
+    int how;          /* see bn_view */
+    double offset;    /* added to the input: the statistics must not lose it */
+    int gview;        /* incoming gradient: 0 contiguous, 1 broadcast from [C], 2 transposed */
+} bn_case;
+
+static void check_bn_case(const bn_case *k, cg_dtype dt, uint64_t seed)
+{
+    cg_tensor *stored = randn(dt, k->ndim, k->shape, seed, k->offset, 2.0);
+    cg_tensor_set_requires_grad(stored, true);
+    cg_tensor *x = bn_view(stored, k->how);
+    int nd = cg_tensor_ndim(x);
+    int64_t c = cg_tensor_size(x, 1), xs[4];
+    for (int d = 0; d < nd; d++)
+        xs[d] = cg_tensor_size(x, d);
+    cg_tensor *w = randn(dt, 1, &c, seed + 1, 1.0, 0.5), *b = randn(dt, 1, &c, seed + 2, 0, 1);
+    cg_tensor_set_requires_grad(w, true);
+    cg_tensor_set_requires_grad(b, true);
+    cg_tensor *gs = NULL, *g;
+    if (k->gview == 1) {
+        gs = randn(dt, 1, &c, seed + 3, 0, 1);
+        int64_t cs[4] = {1, c, 1, 1};
+        g = cg_expand(cg_reshape(gs, nd, cs), nd, xs);
+    } else if (k->gview == 2) {
+        int64_t ts[4] = {xs[0], xs[1], xs[3], xs[2]};
+        gs = randn(dt, nd, ts, seed + 3, 0, 1);
+        g = cg_transpose(gs, 2, 3);
+    } else {
+        gs = randn(dt, nd, xs, seed + 3, 0, 1);
+        g = gs;
+    }
+    cg_tensor *got[4], *want[4];
+    bn_run(x, w, b, g, true, got);
+    bn_run(x, w, b, g, false, want);
+    double tol = dt == CG_F64 ? 1e-12 : 3e-5;
+    for (int i = 0; i < 4; i++)
+        assert_all_close(got[i], want[i], tol * (1 + fabs(k->offset)));
+    cg_tensor_free(stored);
+    cg_tensor_free(w);
+    cg_tensor_free(b);
+    cg_tensor_free(gs);
+}
+
+/* The fused ops agree with the composition on every layout and path: one value per
+ * (sample, channel) ([N, C]), runs that are no multiple of the vector width, runs longer
+ * than a statistics block (merged), strided and copied views, broadcast and transposed
+ * incoming gradients, data far from 0; in f64 and f32. */
+static void test_batch_norm_fused_matches_composition(void **state)
+{
+    (void)state;
+    static const bn_case cases[] = {
+        {2, {37, 5}, 0, 0, 0},
+        {3, {3, 4, 13}, 0, 0, 0},
+        {4, {2, 3, 71, 73}, 0, 0, 0},
+        {4, {2, 5, 7, 3}, 1, 0, 0},
+        {4, {2, 3, 5, 7}, 2, 0, 0},
+        {3, {3, 2, 21}, 3, 0, 0},
+        {4, {4, 3, 5, 6}, 0, 0, 1},
+        {4, {3, 2, 6, 5}, 0, 0, 2},
+        {3, {16, 3, 9}, 0, 1e3, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        check_bn_case(&cases[i], CG_F64, 100 + i);
+        check_bn_case(&cases[i], CG_F32, 200 + i);
+    }
+}
+
+/* Statistics of data far from 0 (mean 1e6, sd 1 in f64: a sum of squares would keep
+ * about 4 digits of the variance), read back through running statistics with momentum 1. */
+static void test_batch_norm_stats_far_from_zero(void **state)
+{
+    (void)state;
+    int64_t shape[3] = {8, 2, 1000}, c = 2;
+    cg_tensor *x = randn(CG_F64, 3, shape, 11, 1e6, 1.0);
+    cg_tensor *rm = cg_tensor_zeros(CG_F64, 1, &c), *rv = cg_tensor_ones(CG_F64, 1, &c);
+    assert_tensor(cg_batch_norm(x, rm, rv, NULL, NULL, true, 1.0, 1e-5));
+    double *xv = values(x), *gm = values(rm), *gv = values(rv);
+    for (int64_t j = 0; j < c; j++) {
+        double mean, var;
+        moments(xv, 8, 2, 1000, 0, j, true, &mean, &var);
+        assert_close(gm[j], mean, 0, 1e-14);
+        assert_close(gv[j], var * 8000.0 / 7999.0, 0, 1e-13);
+    }
+    free(xv);
+    free(gm);
+    free(gv);
+    cg_tensor_free(x);
+    cg_tensor_free(rm);
+    cg_tensor_free(rv);
+}
+
+/* Large enough to run on several threads: the same bits on 1 and 2 threads. */
+static void test_batch_norm_threads_bit_identical(void **state)
+{
+    (void)state;
+    int saved = cg_get_num_threads();
+    int64_t shape[4] = {16, 6, 33, 31}, c = 6;
+    for (int k = 0; k < 2; k++) {
+        cg_dtype dt = k ? CG_F32 : CG_F64;
+        cg_tensor *x = randn(dt, 4, shape, 7, 0.5, 2.0), *g = randn(dt, 4, shape, 8, 0, 1);
+        cg_tensor *w = randn(dt, 1, &c, 9, 1, 0.5), *b = randn(dt, 1, &c, 10, 0, 1);
+        cg_tensor_set_requires_grad(x, true);
+        cg_tensor_set_requires_grad(w, true);
+        cg_tensor_set_requires_grad(b, true);
+        cg_tensor *r[2][4];
+        for (int t = 0; t < 2; t++) {
+            cg_set_num_threads(t + 1);
+            bn_run(x, w, b, g, true, r[t]);
+        }
+        cg_set_num_threads(saved);
+        for (int i = 0; i < 4; i++) {
+            size_t bytes = (size_t)cg_tensor_numel(r[0][i]) * (dt == CG_F32 ? 4 : 8);
+            cg_tensor *a = cg_contiguous(r[0][i]), *bb = cg_contiguous(r[1][i]);
+            assert_memory_equal(cg_tensor_data(a), cg_tensor_data(bb), bytes);
+        }
+        cg_tensor_free(x);
+        cg_tensor_free(g);
+        cg_tensor_free(w);
+        cg_tensor_free(b);
+    }
+}
+
 /* Running statistics after several steps follow
  *   running = (1 - m) running + m stat, stat = batch mean / unbiased batch variance. */
 static void test_batch_norm_running_stats(void **state)
@@ -428,6 +597,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         CG_TEST(test_batch_norm_standardizes),
         CG_TEST(test_batch_norm_affine),
+        CG_TEST(test_batch_norm_fused_matches_composition),
+        CG_TEST(test_batch_norm_threads_bit_identical),
+        CG_TEST(test_batch_norm_stats_far_from_zero),
         CG_TEST(test_batch_norm_running_stats),
         CG_TEST(test_batch_norm_eval_uses_running_stats),
         CG_TEST(test_running_update_keeps_backward),

@@ -1,11 +1,12 @@
 /* Normalizations, as torch.nn.functional computes them: batch, layer, group and instance
  * normalization, plus dataset statistics and standardization.
  *
- * All are compositions of differentiable ops (mean, biased var, rsqrt and broadcasting
- * arithmetic), so gradients of gradients work. Batch and instance norm apply the result
- * in PyTorch's CPU form, y = x alpha + beta with alpha = w / sqrt(var + eps) and
- * beta = b - mean alpha per channel: two passes over x instead of four, and the same
- * rounding as the reference.
+ * Batch norm in training is the fused ops of batch_norm.c: statistics in one pass over x,
+ * y = x alpha + beta in another (alpha = w / sqrt(var + eps), beta = b - mean alpha per
+ * channel, PyTorch's CPU form and rounding), and PyTorch's closed-form backward in two.
+ * The others, and batch norm in evaluation, are compositions of differentiable ops (mean,
+ * biased var, rsqrt and broadcasting arithmetic); instance norm in the same affine form.
+ * Gradients of gradients work through all of them.
  *
  * Running statistics are updated in place with grad mode off, so they never become inputs
  * of recorded ops in training mode and a later update cannot invalidate a backward pass.
@@ -174,6 +175,38 @@ static cg_tensor *normalize_eval(cg_tensor *x, cg_tensor *rm, cg_tensor *rv, cg_
 
 /* ---- batch and instance normalization ---- */
 
+/* Row i of a [rows, C] tensor, as [C]. */
+static cg_tensor *stat_row(cg_tensor *t, int i)
+{
+    return cg_squeeze(cg_slice(t, 0, i, i + 1, 1), 0);
+}
+
+/* A [C] constant of x's dtype standing in for an absent weight or bias. */
+static cg_tensor *filled(const cg_tensor *x, double v)
+{
+    return cg_expand(cg__const(x->dtype, v), 1, &x->shape[1]);
+}
+
+/* The fused ops: statistics (which also feed the running ones), then the affine form. */
+static cg_tensor *batch_norm_train(cg_tensor *x, cg_tensor *rm, cg_tensor *rv, cg_tensor *w,
+                                   cg_tensor *b, double momentum, double eps)
+{
+    if (!cg__batch_norm_layout_ok(x))
+        x = cg_contiguous(x);
+    cg__attrs at;
+    memset(&at, 0, sizeof at);
+    at.f[0] = eps;
+    cg_tensor *stats = x ? cg__apply(CG_OP_BATCH_NORM_STATS, &x, 1, &at) : NULL;
+    if (!stats)
+        return NULL;
+    if (rm && !update_running(rm, rv, stat_row(stats, 0), stat_row(stats, 2), momentum))
+        return NULL;
+    cg_tensor *in[4] = {x, stats, w ? w : filled(x, 1.0), b ? b : filled(x, 0.0)};
+    if (!in[2] || !in[3])
+        return NULL;
+    return cg__apply(CG_OP_BATCH_NORM, in, 4, &at);
+}
+
 cg_tensor *cg_batch_norm(cg_tensor *x, cg_tensor *running_mean, cg_tensor *running_var,
                          cg_tensor *weight, cg_tensor *bias, bool training, double momentum,
                          double eps)
@@ -192,9 +225,7 @@ cg_tensor *cg_batch_norm(cg_tensor *x, cg_tensor *running_mean, cg_tensor *runni
     int64_t c = x->shape[1], numel = cg__shape_numel(x->ndim, x->shape);
     if (!check_count(op, x, c > 0 ? numel / c : 0, "value per channel"))
         return NULL;
-    int axes[CG_MAX_DIMS], naxes = axes_from(0, x->ndim, true, axes);
-    return normalize_train(x, axes, naxes, running_mean, running_var, weight, bias, momentum,
-                           eps, 1);
+    return batch_norm_train(x, running_mean, running_var, weight, bias, momentum, eps);
 }
 
 cg_tensor *cg_instance_norm(cg_tensor *x, cg_tensor *running_mean, cg_tensor *running_var,
