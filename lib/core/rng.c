@@ -58,6 +58,21 @@ double cg_rng_uniform(cg_rng *rng)
     return cg__rng_uniform_at(rng->seed, rng->offset++, 0);
 }
 
+/* Element `counter` of a uniform [a, b) or normal (mean a, std b) stream. */
+static double draw(uint64_t seed, uint64_t counter, double a, double b, bool normal)
+{
+    double u = cg__rng_uniform_at(seed, counter, 0);
+    if (normal) {
+        /* Box-Muller on the counter's other two words; 1 - u keeps log away from 0. */
+        double u2 = cg__rng_uniform_at(seed, counter, 1);
+        return a + b * sqrt(-2.0 * log(1.0 - u)) * cos(2.0 * M_PI * u2);
+    }
+    double v = a + (b - a) * u;
+    if (v >= b && b > a) /* rounding can reach high; keep the interval half-open */
+        v = nextafter(b, a);
+    return v;
+}
+
 static cg_tensor *random_tensor(cg_rng *rng, cg_dtype dtype, int ndim, const int64_t *shape,
                                 double a, double b, bool normal, const char *who)
 {
@@ -79,20 +94,14 @@ static cg_tensor *random_tensor(cg_rng *rng, cg_dtype dtype, int ndim, const int
     int64_t n = cg_tensor_numel(t);
     uint64_t seed = rng->seed, base = rng->offset;
     int threads = cg__threads_for(n, 16);
+    /* One thread runs the loop itself: libgomp would allocate a team for a region of one. */
+    if (threads > 1) {
 #pragma omp parallel for num_threads(threads) schedule(static)
-    for (int64_t i = 0; i < n; i++) {
-        double u = cg__rng_uniform_at(seed, base + (uint64_t)i, 0);
-        double v;
-        if (normal) {
-            /* Box-Muller on the counter's other two words; 1 - u keeps log away from 0. */
-            double u2 = cg__rng_uniform_at(seed, base + (uint64_t)i, 1);
-            v = a + b * sqrt(-2.0 * log(1.0 - u)) * cos(2.0 * M_PI * u2);
-        } else {
-            v = a + (b - a) * u;
-            if (v >= b && b > a) /* rounding can reach high; keep the interval half-open */
-                v = nextafter(b, a);
-        }
-        cg__store(t, i, v);
+        for (int64_t i = 0; i < n; i++)
+            cg__store(t, i, draw(seed, base + (uint64_t)i, a, b, normal));
+    } else {
+        for (int64_t i = 0; i < n; i++)
+            cg__store(t, i, draw(seed, base + (uint64_t)i, a, b, normal));
     }
     rng->offset += (uint64_t)n;
     return t;

@@ -26,6 +26,23 @@ static bool check_args(const char *who, cg_tensor *x, double p, bool training,
     return true;
 }
 
+/* Noise elements [i0, i1) into m (contiguous, of m's dtype). */
+static void noise_range(void *m, bool f32, uint64_t seed, uint64_t base, double p, int64_t i0,
+                        int64_t i1)
+{
+    float scale_f = 1.0f / (float)(1.0 - p);
+    double scale_d = 1.0 / (1.0 - p);
+    float *mf = m;
+    double *md = m;
+    for (int64_t i = i0; i < i1; i++) {
+        bool keep = cg__rng_uniform_at(seed, base + (uint64_t)i, 0) >= p;
+        if (f32)
+            mf[i] = keep ? scale_f : 0.0f;
+        else
+            md[i] = keep ? scale_d : 0.0;
+    }
+}
+
 /* Tape-owned noise of the given shape: 1/(1-p) (computed in the dtype, as PyTorch's
  * div_) where kept, 0 where dropped. */
 static cg_tensor *make_noise(const char *who, cg_dtype dtype, int ndim, const int64_t *shape,
@@ -39,18 +56,15 @@ static cg_tensor *make_noise(const char *who, cg_dtype dtype, int ndim, const in
     uint64_t seed = rng->seed, base = rng->offset;
     bool f32 = dtype == CG_F32;
     void *data = cg__ptr(m);
-    float *mf = data;
-    double *md = data;
-    float scale_f = 1.0f / (float)(1.0 - p);
-    double scale_d = 1.0 / (1.0 - p);
     int threads = cg__threads_for(n, 16);
+    /* One thread runs the loop itself: libgomp would allocate a team for a region of one.
+     * Each element depends on its index only, so any split gives the same mask. */
+    if (threads > 1) {
 #pragma omp parallel for num_threads(threads) schedule(static)
-    for (int64_t i = 0; i < n; i++) {
-        bool keep = cg__rng_uniform_at(seed, base + (uint64_t)i, 0) >= p;
-        if (f32)
-            mf[i] = keep ? scale_f : 0.0f;
-        else
-            md[i] = keep ? scale_d : 0.0;
+        for (int t = 0; t < threads; t++)
+            noise_range(data, f32, seed, base, p, n * t / threads, n * (t + 1) / threads);
+    } else {
+        noise_range(data, f32, seed, base, p, 0, n);
     }
     rng->offset += (uint64_t)n;
     return m;

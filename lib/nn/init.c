@@ -326,9 +326,15 @@ static void reflect_columns(const double *v, double *c, int64_t m, int64_t k, in
                             int64_t n)
 {
     int threads = cg__threads_for(n - from, 2 * (m - k));
+    /* One thread runs the loop itself: libgomp would allocate a team for a region of one. */
+    if (threads > 1) {
 #pragma omp parallel for num_threads(threads) schedule(static)
-    for (int64_t j = from; j < n; j++)
-        reflect(v, c + j * m + k, m - k);
+        for (int64_t j = from; j < n; j++)
+            reflect(v, c + j * m + k, m - k);
+    } else {
+        for (int64_t j = from; j < n; j++)
+            reflect(v, c + j * m + k, m - k);
+    }
 }
 
 /* Householder QR of the column-major m x n matrix a (m >= n): column k ends up holding

@@ -302,9 +302,15 @@ static cg_status run_pass(const plan *p, fold f, const double *centers, double *
     int threads = cg__threads_for(p->nout * p->nred, f == F_EXPSUM ? 8 : 1);
     if (threads > ntasks)
         threads = (int)ntasks;
-#pragma omp parallel for if (threads > 1) num_threads(threads) schedule(static)
-    for (int64_t t = 0; t < ntasks; t++)
-        run_task(p, &s, f, centers, part, t);
+    /* One thread runs the loop itself: libgomp would allocate a team for a region of one. */
+    if (threads > 1) {
+#pragma omp parallel for num_threads(threads) schedule(static)
+        for (int64_t t = 0; t < ntasks; t++)
+            run_task(p, &s, f, centers, part, t);
+    } else {
+        for (int64_t t = 0; t < ntasks; t++)
+            run_task(p, &s, f, centers, part, t);
+    }
     /* Combine the blocks in block order: the same sums whatever the thread count. */
     for (int64_t j = 0; s.nblocks > 1 && j < p->nout; j++) {
         double a = part[j];

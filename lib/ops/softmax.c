@@ -53,15 +53,6 @@ typedef struct rows {
 SOFTMAX_ROW(float, expf, row_f32)
 SOFTMAX_ROW(double, exp, row_f64)
 
-static void run_row(const rows *r, int64_t xo, int64_t oo)
-{
-    if (r->f32)
-        row_f32((const float *)r->x + xo, r->xs, (float *)r->out + oo, r->os, r->len, r->log);
-    else
-        row_f64((const double *)r->x + xo, r->xs, (double *)r->out + oo, r->os, r->len,
-                r->log);
-}
-
 /* Offsets of row k in the input and the output. */
 static void row_offsets(const rows *r, int64_t k, int64_t *xo, int64_t *oo)
 {
@@ -73,6 +64,17 @@ static void row_offsets(const rows *r, int64_t k, int64_t *xo, int64_t *oo)
         *xo += i * r->xst[d];
         *oo += i * r->ost[d];
     }
+}
+
+static void run_row(const rows *r, int64_t k)
+{
+    int64_t xo, oo;
+    row_offsets(r, k, &xo, &oo);
+    if (r->f32)
+        row_f32((const float *)r->x + xo, r->xs, (float *)r->out + oo, r->os, r->len, r->log);
+    else
+        row_f64((const double *)r->x + xo, r->xs, (double *)r->out + oo, r->os, r->len,
+                r->log);
 }
 
 /* Split x around axis (a 0-d tensor is one row of one element). */
@@ -118,11 +120,14 @@ cg_tensor *cg__softmax_forward(int op, cg_pool *pool, cg_tensor *const *in, int 
     make_rows(&r, x, out, axis, op == CG_OP_LOG_SOFTMAX);
     int64_t nrows = numel / r.len;
     int threads = cg__threads_for(numel, 16);
-#pragma omp parallel for if (threads > 1) num_threads(threads) schedule(static)
-    for (int64_t k = 0; k < nrows; k++) {
-        int64_t xo, oo;
-        row_offsets(&r, k, &xo, &oo);
-        run_row(&r, xo, oo);
+    /* One thread runs the loop itself: libgomp would allocate a team for a region of one. */
+    if (threads > 1) {
+#pragma omp parallel for num_threads(threads) schedule(static)
+        for (int64_t k = 0; k < nrows; k++)
+            run_row(&r, k);
+    } else {
+        for (int64_t k = 0; k < nrows; k++)
+            run_row(&r, k);
     }
     return out;
 }
