@@ -12,7 +12,8 @@
 static cg_dataset make_dataset(int64_t n, int64_t c, int64_t h, int64_t w)
 {
     int64_t shape[4] = {n, c, h, w}, row = c * h * w;
-    cg_dataset ds = {cg_tensor_zeros(CG_F32, 4, shape), cg_tensor_zeros(CG_I64, 1, &n)};
+    cg_dataset ds = {.images = cg_tensor_zeros(CG_F32, 4, shape),
+                     .labels = cg_tensor_zeros(CG_I64, 1, &n)};
     assert_tensor(ds.images);
     assert_tensor(ds.labels);
     float *x = cg_tensor_data(ds.images);
@@ -65,13 +66,15 @@ static void remove_fashion(void)
 
 static void expect_load_error(bool train, cg_status want, const char *text)
 {
-    cg_dataset ds = {(cg_tensor *)1, (cg_tensor *)1};
+    cg_dataset ds = {(cg_tensor *)1, (cg_tensor *)1, (cg_bytes *)1, (cg_tensor *)1};
     cg_status st = cg_fashion_mnist_load(io_dir, train, &ds);
     if (st != want)
         fail_msg("got %s (%s), expected %s", cg_status_string(st), cg_last_error(),
                  cg_status_string(want));
     assert_null(ds.images);
     assert_null(ds.labels);
+    assert_null(ds.bytes);
+    assert_null(ds.index);
     assert_error_contains(text);
 }
 
@@ -85,18 +88,36 @@ static void test_fashion_small(void **state)
         cg_dataset ds;
         assert_ok(cg_fashion_mnist_load(io_dir, false, &ds));
         assert_int_equal(cg_dataset_size(&ds), 6);
-        assert_int_equal(cg_tensor_ndim(ds.images), 4);
-        assert_int_equal(cg_tensor_size(ds.images, 1), 1);
-        assert_int_equal(cg_tensor_size(ds.images, 2), 28);
-        assert_int_equal(cg_tensor_size(ds.images, 3), 28);
-        assert_int_equal(cg_tensor_dtype(ds.images), CG_F32);
-        const float *x = cg_tensor_data(ds.images);
-        assert_close(x[784 + 5], (784 + 5) % 251, 0, 0); /* raw values, no scaling */
+        assert_null(ds.images); /* the files' bytes, a quarter of f32's memory */
+        assert_null(ds.index);
+        assert_int_equal(cg_bytes_ndim(ds.bytes), 4);
+        const int64_t *shape = cg_bytes_shape(ds.bytes);
+        assert_int_equal(shape[0], 6);
+        assert_int_equal(shape[1], 1);
+        assert_int_equal(shape[2], 28);
+        assert_int_equal(shape[3], 28);
+        int nd;
+        int64_t sample[CG_MAX_DIMS];
+        assert_ok(cg_dataset_sample_shape(&ds, &nd, sample));
+        assert_int_equal(nd, 3);
+        assert_int_equal(sample[0], 1);
+        assert_int_equal(sample[2], 28);
+        const uint8_t *x = cg_bytes_data(ds.bytes);
+        assert_int_equal(x[784 + 5], (784 + 5) % 251); /* raw values, no scaling */
         const int64_t *y = cg_tensor_data(ds.labels);
         for (int i = 0; i < 6; i++)
             assert_int_equal(y[i], (int64_t)labels[i]);
+        /* batches without a standardizer hold the raw values as f32 */
+        cg_batch_iter *it = cg_batch_iter_new(&ds, &(cg_batch_iter_options){.batch_size = 4});
+        cg_tensor *bx, *by;
+        assert_true(cg_batch_iter_next(it, &bx, &by));
+        assert_int_equal(cg_tensor_dtype(bx), CG_F32);
+        assert_int_equal(cg_tensor_ndim(bx), 4);
+        assert_close(((float *)cg_tensor_data(bx))[784 + 5], (784 + 5) % 251, 0, 0);
+        cg_batch_iter_free(it);
         cg_dataset_free(&ds);
-        assert_null(ds.images);
+        assert_null(ds.bytes);
+        assert_null(ds.labels);
     }
     remove_fashion();
 }
@@ -150,13 +171,25 @@ static void test_fashion_real(void **state)
     assert_ok(cg_fashion_mnist_load(dir, false, &test));
     assert_int_equal(cg_dataset_size(&train), 60000);
     assert_int_equal(cg_dataset_size(&test), 10000);
-    assert_int_equal(cg_tensor_size(train.images, 1), 1);
+    assert_int_equal(cg_bytes_shape(train.bytes)[1], 1);
     /* the usual global statistics of Fashion-MNIST scaled to [0, 1] */
     cg_standardizer s;
     assert_ok(cg_standardizer_fit(&train, CG_STANDARDIZE_GLOBAL, 1.0 / 255, 1e-3, &s));
     assert_close(cg_tensor_item(s.mean), 0.2860, 5e-4, 0);
     assert_close(cg_tensor_item(s.std), 0.3530, 5e-4, 0);
-    assert_ok(cg_standardizer_apply(&s, &test));
+    /* applied on the fly to the test set: close to mean 0, std 1 there too */
+    cg_batch_iter_options bo = {.batch_size = 1000, .standardize = &s};
+    cg_batch_iter *it = cg_batch_iter_new(&test, &bo);
+    cg_tensor *x, *y;
+    double s1 = 0, s2 = 0;
+    while (cg_batch_iter_next(it, &x, &y)) {
+        const float *v = cg_tensor_data(x);
+        for (int64_t i = 0; i < cg_tensor_numel(x); i++)
+            s1 += v[i], s2 += (double)v[i] * v[i];
+    }
+    assert_close(s1 / (10000.0 * 784), 0, 0.02, 0);
+    assert_close(s2 / (10000.0 * 784), 1, 0.03, 0);
+    cg_batch_iter_free(it);
     cg_standardizer_free(&s);
     cg_dataset_free(&train);
     cg_dataset_free(&test);
@@ -507,6 +540,226 @@ static void test_iter_errors(void **state)
     cg_dataset_free(&ds);
 }
 
+/* ---- byte features and views ---- */
+
+/* Twins of n samples [c, h, w] holding the same 8-bit values (sample i, value j: (7 i + 3 j +
+ * i j) mod 256, so no two rows agree), labels i: *b with bytes, *f with f32. */
+static void make_twins(int64_t n, int64_t c, int64_t h, int64_t w, cg_dataset *b, cg_dataset *f)
+{
+    int64_t shape[4] = {n, c, h, w}, row = c * h * w;
+    *f = make_dataset(n, c, h, w);
+    *b = (cg_dataset){.bytes = cg_bytes_new(4, shape), .labels = cg_tensor_clone(f->labels)};
+    assert_non_null(b->bytes);
+    uint8_t *xb = cg_bytes_data(b->bytes);
+    float *xf = cg_tensor_data(f->images);
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = 0; j < row; j++)
+            xf[i * row + j] = xb[i * row + j] = (uint8_t)((7 * i + 3 * j + i * j) % 256);
+}
+
+/* Every batch of two iterators (over one epoch, after a seek to epoch 1) is bit-identical. */
+static void assert_same_batches(cg_batch_iter *a, cg_batch_iter *b)
+{
+    assert_ok(cg_batch_iter_seek(a, 1, 0));
+    assert_ok(cg_batch_iter_seek(b, 1, 0));
+    cg_tensor *xa, *ya, *xb, *yb;
+    int64_t batches = 0;
+    while (cg_batch_iter_next(a, &xa, &ya)) {
+        assert_true(cg_batch_iter_next(b, &xb, &yb));
+        assert_int_equal(cg_tensor_numel(xa), cg_tensor_numel(xb));
+        assert_memory_equal(cg_tensor_data(xa), cg_tensor_data(xb),
+                            (size_t)cg_tensor_numel(xa) * sizeof(float));
+        assert_memory_equal(cg_tensor_data(ya), cg_tensor_data(yb),
+                            (size_t)cg_tensor_numel(ya) * sizeof(int64_t));
+        batches++;
+    }
+    assert_false(cg_batch_iter_next(b, &xb, &yb));
+    assert_true(batches > 1);
+}
+
+/* Bytes standardized on the fly give the floats that f32 features standardized in place
+ * give, bit for bit, in both modes, through a split (views of the bytes, copies of the
+ * floats), with shuffling, augmentation and a partial batch; the statistics too. */
+static void test_bytes_match_f32(void **state)
+{
+    (void)state;
+    for (int mode = 0; mode < 2; mode++) {
+        cg_dataset b, f, btr, bva, ftr, fva;
+        make_twins(41, 2, 5, 3, &b, &f);
+        assert_ok(cg_dataset_split(&b, 9, 5, &btr, &bva));
+        assert_ok(cg_dataset_split(&f, 9, 5, &ftr, &fva));
+        assert_true(btr.bytes == b.bytes && bva.bytes == b.bytes); /* shared, not copied */
+        assert_non_null(btr.index);
+        assert_null(ftr.index);
+        assert_memory_equal(cg_tensor_data(btr.labels), cg_tensor_data(ftr.labels), 32 * 8);
+        cg_standardizer sb, sf;
+        cg_standardize_mode m = (cg_standardize_mode)mode;
+        assert_ok(cg_standardizer_fit(&btr, m, 1.0 / 255, 0.01, &sb));
+        assert_ok(cg_standardizer_fit(&ftr, m, 1.0 / 255, 0.01, &sf));
+        size_t nb = (size_t)cg_tensor_numel(sb.mean) * sizeof(float);
+        assert_memory_equal(cg_tensor_data(sb.mean), cg_tensor_data(sf.mean), nb);
+        assert_memory_equal(cg_tensor_data(sb.std), cg_tensor_data(sf.std), nb);
+        cg_augment_options aug = {.flip_p = 0.5, .max_shift = 1, .fill = -0.5};
+        cg_batch_iter_options o = {.batch_size = 6, .shuffle = true, .seed = 11,
+                                   .augment = &aug, .standardize = &sb};
+        for (int set = 0; set < 2; set++) {
+            cg_dataset *bs = set ? &bva : &btr, *fs = set ? &fva : &ftr;
+            /* f32 features standardized on the fly, then in place: the same floats */
+            cg_batch_iter *ib = cg_batch_iter_new(bs, &o), *ifly = cg_batch_iter_new(fs, &o);
+            assert_non_null(ib);
+            assert_non_null(ifly);
+            assert_same_batches(ib, ifly);
+            assert_ok(cg_standardizer_apply(&sf, fs));
+            o.standardize = NULL;
+            cg_batch_iter *iplace = cg_batch_iter_new(fs, &o);
+            o.standardize = &sb;
+            assert_same_batches(ib, iplace);
+            cg_batch_iter_free(ib), cg_batch_iter_free(ifly), cg_batch_iter_free(iplace);
+        }
+        cg_standardizer_free(&sb), cg_standardizer_free(&sf);
+        cg_dataset_free(&b), cg_dataset_free(&f);
+        cg_dataset_free(&btr), cg_dataset_free(&bva), cg_dataset_free(&ftr), cg_dataset_free(&fva);
+    }
+}
+
+/* cg_dataset_select: views of bytes (composed through views), copies of floats; views
+ * outlive the dataset they came from; errors. */
+static void test_select(void **state)
+{
+    (void)state;
+    cg_dataset b, f, v, w, g;
+    make_twins(10, 1, 2, 2, &b, &f);
+    const int64_t pick[4] = {7, 2, 2, 9};
+    assert_ok(cg_dataset_select(&b, pick, 4, &v));
+    assert_true(v.bytes == b.bytes);
+    assert_null(v.images);
+    assert_int_equal(cg_dataset_size(&v), 4);
+    assert_memory_equal(cg_tensor_data(v.index), pick, sizeof pick);
+    assert_memory_equal(cg_tensor_data(v.labels), pick, sizeof pick); /* label i is sample i */
+    const int64_t again[2] = {3, 0}; /* samples 9 and 7 of b */
+    assert_ok(cg_dataset_select(&v, again, 2, &w));
+    assert_int_equal(((int64_t *)cg_tensor_data(w.index))[0], 9);
+    assert_int_equal(((int64_t *)cg_tensor_data(w.index))[1], 7);
+    cg_dataset_free(&b); /* w and v keep the bytes alive */
+    cg_dataset_free(&v);
+    cg_batch_iter *it = cg_batch_iter_new(&w, &(cg_batch_iter_options){.batch_size = 2});
+    cg_tensor *x, *y;
+    assert_true(cg_batch_iter_next(it, &x, &y));
+    const float *fx = cg_tensor_data(f.images), *bx = cg_tensor_data(x);
+    assert_memory_equal(bx, fx + 9 * 4, 4 * sizeof(float));
+    assert_memory_equal(bx + 4, fx + 7 * 4, 4 * sizeof(float));
+    cg_dataset_free(&w); /* and the iterator keeps them too */
+    assert_ok(cg_batch_iter_seek(it, 0, 0));
+    assert_true(cg_batch_iter_next(it, &x, &y));
+    assert_memory_equal(cg_tensor_data(x), fx + 9 * 4, 4 * sizeof(float));
+    cg_batch_iter_free(it);
+    /* f32: a copy of the rows */
+    assert_ok(cg_dataset_select(&f, pick, 4, &g));
+    assert_null(g.index);
+    assert_true(g.images != f.images);
+    for (int k = 0; k < 4; k++)
+        assert_memory_equal((float *)cg_tensor_data(g.images) + 4 * k, fx + 4 * pick[k],
+                            4 * sizeof(float));
+    cg_dataset_free(&g);
+    assert_ok(cg_dataset_select(&f, NULL, 0, &g));
+    assert_int_equal(cg_dataset_size(&g), 0);
+    cg_dataset_free(&g);
+    /* errors */
+    assert_int_equal(cg_dataset_select(&f, (int64_t[]){10}, 1, &g), CG_ERR_VALUE);
+    assert_error_contains("samples[0] = 10");
+    assert_null(g.images);
+    assert_int_equal(cg_dataset_select(&f, (int64_t[]){-1}, 1, &g), CG_ERR_VALUE);
+    assert_int_equal(cg_dataset_select(&f, pick, -1, &g), CG_ERR_VALUE);
+    assert_int_equal(cg_dataset_select(&f, NULL, 1, &g), CG_ERR_NULL);
+    assert_int_equal(cg_dataset_select(&f, pick, 1, NULL), CG_ERR_NULL);
+    assert_int_equal(cg_dataset_select(NULL, pick, 1, &g), CG_ERR_NULL);
+    cg_dataset_free(&f);
+}
+
+/* The layout rules with bytes and an index, and what in-place standardization refuses. */
+static void test_dataset_rules(void **state)
+{
+    (void)state;
+    cg_dataset b, f, tr, va;
+    make_twins(6, 1, 1, 2, &b, &f);
+    cg_standardizer s;
+    assert_ok(cg_standardizer_fit(&f, CG_STANDARDIZE_GLOBAL, 1, 0.01, &s));
+    /* bytes hold raw values: standardize them on the fly */
+    assert_int_equal(cg_standardizer_apply(&s, &b), CG_ERR_VALUE);
+    assert_error_contains("on the fly");
+    /* a view's rows may be shared: no in-place change either */
+    cg_dataset view = {.images = f.images, .labels = f.labels,
+                       .index = cg_tensor_from_data(CG_I64, 1, (int64_t[]){6},
+                                                    (int64_t[]){5, 4, 3, 2, 1, 0})};
+    assert_int_equal(cg_standardizer_apply(&s, &view), CG_ERR_VALUE);
+    /* ... but everything else reads it: sample 0 is row 5 */
+    cg_batch_iter *it = cg_batch_iter_new(&view, &(cg_batch_iter_options){.batch_size = 6});
+    cg_tensor *x, *y;
+    assert_true(cg_batch_iter_next(it, &x, &y));
+    assert_memory_equal(cg_tensor_data(x), (float *)cg_tensor_data(f.images) + 10, 8);
+    cg_batch_iter_free(it);
+    /* an index entry outside the rows, an index of another length */
+    ((int64_t *)cg_tensor_data(view.index))[3] = 6;
+    assert_int_equal(cg_dataset_split(&view, 1, 1, &tr, &va), CG_ERR_VALUE);
+    assert_error_contains("index[3] = 6");
+    cg_tensor_free(view.index);
+    view.index = cg_tensor_zeros(CG_I64, 1, (int64_t[]){5});
+    assert_int_equal(cg_dataset_split(&view, 1, 1, &tr, &va), CG_ERR_SHAPE);
+    cg_tensor_free(view.index);
+    /* both kinds of features, or neither */
+    cg_dataset both = {.images = f.images, .labels = f.labels, .bytes = b.bytes};
+    assert_int_equal(cg_dataset_split(&both, 1, 1, &tr, &va), CG_ERR_VALUE);
+    assert_error_contains("not both");
+    cg_dataset none = {.labels = f.labels};
+    assert_int_equal(cg_dataset_split(&none, 1, 1, &tr, &va), CG_ERR_NULL);
+    assert_int_equal(cg_dataset_size(&none), 6);
+    /* a standardizer of another sample shape does not fit the iterator's dataset */
+    cg_standardizer_free(&s);
+    assert_ok(cg_standardizer_fit(&f, CG_STANDARDIZE_FEATURE, 1, 0.01, &s));
+    cg_dataset other, ob;
+    make_twins(4, 1, 2, 1, &ob, &other);
+    assert_null(cg_batch_iter_new(&ob, &(cg_batch_iter_options){.batch_size = 2,
+                                                                .standardize = &s}));
+    assert_int_equal(cg_last_status(), CG_ERR_SHAPE);
+    ((float *)cg_tensor_data(s.std))[1] = 0;
+    assert_null(cg_batch_iter_new(&b, &(cg_batch_iter_options){.batch_size = 2,
+                                                               .standardize = &s}));
+    assert_int_equal(cg_last_status(), CG_ERR_VALUE);
+    int nd = 7;
+    assert_int_equal(cg_dataset_sample_shape(&none, &nd, NULL), CG_ERR_NULL);
+    assert_int_equal(nd, 0);
+    assert_int_equal(cg_dataset_sample_shape(&b, NULL, NULL), CG_ERR_NULL);
+    cg_standardizer_free(&s);
+    cg_dataset_free(&other), cg_dataset_free(&ob);
+    cg_dataset_free(&b), cg_dataset_free(&f);
+}
+
+/* Bytes through a view, standardized and augmented: still no allocation per batch. */
+static void test_iter_bytes_no_alloc(void **state)
+{
+    (void)state;
+    cg_dataset b, f, tr, va;
+    make_twins(30, 1, 4, 4, &b, &f);
+    assert_ok(cg_dataset_split(&b, 5, 2, &tr, &va));
+    cg_standardizer s;
+    assert_ok(cg_standardizer_fit(&tr, CG_STANDARDIZE_FEATURE, 1.0 / 255, 0.05, &s));
+    cg_augment_options aug = {.flip_p = 0.5, .max_shift = 2};
+    cg_batch_iter_options o = {.batch_size = 4, .shuffle = true, .seed = 3, .augment = &aug,
+                               .standardize = &s};
+    cg_batch_iter *it = cg_batch_iter_new(&tr, &o);
+    cg_standardizer_free(&s); /* its coefficients were taken */
+    cg_dataset_free(&b), cg_dataset_free(&tr), cg_dataset_free(&va), cg_dataset_free(&f);
+    uint64_t calls = cg_alloc_get_stats().malloc_calls;
+    cg_tensor *x, *y;
+    int64_t served = 0;
+    for (int e = 0; e < 3; e++)
+        while (cg_batch_iter_next(it, &x, &y))
+            served += cg_tensor_size(y, 0);
+    assert_int_equal(served, 75);
+    assert_int_equal(cg_alloc_get_stats().malloc_calls, calls);
+    cg_batch_iter_free(it);
+}
+
 /* ---- augmentation ---- */
 
 static void test_augment_flip(void **state)
@@ -675,6 +928,10 @@ int main(void)
         CG_TEST(test_iter_resume),
         CG_TEST(test_iter_no_alloc),
         CG_TEST(test_iter_errors),
+        CG_TEST(test_bytes_match_f32),
+        CG_TEST(test_select),
+        CG_TEST(test_dataset_rules),
+        CG_TEST(test_iter_bytes_no_alloc),
         CG_TEST(test_augment_flip),
         CG_TEST(test_augment_translate),
         CG_TEST(test_augment_fill_and_channels),

@@ -363,6 +363,70 @@ static void test_out_of_memory(void **state)
     }
 }
 
+/* uint8 files as bytes: the same values, no conversion; other types refused; allocation
+ * failures leak nothing. */
+static void test_read_bytes(void **state)
+{
+    (void)state;
+    char buf[512];
+    uint32_t dims[3] = {4, 3, 5};
+    for (int gz = 0; gz < 2; gz++) {
+        const char *path = io_file(buf, "bytes.idx", io_idx(0x08, 3, dims, NULL), gz);
+        cg_bytes *b = NULL;
+        assert_ok(cg_idx_read_bytes(path, &b));
+        assert_int_equal(cg_bytes_ndim(b), 3);
+        assert_int_equal(cg_bytes_shape(b)[0], 4);
+        assert_int_equal(cg_bytes_shape(b)[2], 5);
+        assert_int_equal(cg_bytes_numel(b), 60);
+        const uint8_t *v = cg_bytes_data(b);
+        for (int i = 0; i < 60; i++)
+            assert_int_equal(v[i], i % 251);
+        cg_bytes_free(b);
+        for (int k = 1;; k++) {
+            b = (cg_bytes *)1;
+            cg_alloc_fail_after(k);
+            cg_status st = cg_idx_read_bytes(path, &b);
+            cg_alloc_fail_after(0);
+            if (st == CG_OK) {
+                cg_bytes_free(b);
+                break;
+            }
+            assert_int_equal(st, CG_ERR_NOMEM);
+            assert_null(b);
+        }
+    }
+    const char *path = io_file(buf, "int16.idx", io_idx(0x0B, 3, dims, NULL), false);
+    cg_bytes *b = (cg_bytes *)1;
+    assert_int_equal(cg_idx_read_bytes(path, &b), CG_ERR_DTYPE);
+    assert_null(b);
+    assert_error_contains("int16");
+    b = (cg_bytes *)1;
+    assert_int_equal(cg_idx_read_bytes(io_path(buf, "no-such-file.idx"), &b), CG_ERR_IO);
+    assert_null(b);
+    assert_int_equal(cg_idx_read_bytes(path, NULL), CG_ERR_NULL);
+    assert_int_equal(cg_idx_read_bytes(NULL, &b), CG_ERR_NULL);
+    /* cg_bytes_new: zeroed, any rank 1..CG_MAX_DIMS, sizes >= 0 */
+    b = cg_bytes_new(2, (int64_t[]){3, 0});
+    assert_non_null(b);
+    assert_int_equal(cg_bytes_numel(b), 0);
+    cg_bytes_free(b);
+    b = cg_bytes_new(1, (int64_t[]){5});
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(cg_bytes_data(b)[i], 0);
+    cg_bytes_free(b);
+    assert_null(cg_bytes_new(0, NULL));
+    assert_int_equal(cg_last_status(), CG_ERR_VALUE);
+    assert_null(cg_bytes_new(2, (int64_t[]){3, -1}));
+    assert_int_equal(cg_last_status(), CG_ERR_VALUE);
+    assert_null(cg_bytes_new(2, NULL));
+    assert_int_equal(cg_last_status(), CG_ERR_NULL);
+    assert_null(cg_bytes_data(NULL));
+    assert_int_equal(cg_bytes_ndim(NULL), 0);
+    assert_null(cg_bytes_shape(NULL));
+    assert_int_equal(cg_bytes_numel(NULL), 0);
+    cg_bytes_free(NULL);
+}
+
 /* ---- the real files ---- */
 
 /* Registered only when the files are there (io_run_suite). */
@@ -442,6 +506,7 @@ int main(void)
         CG_TEST(test_gzip_cut_short),
         CG_TEST(test_gzip_corrupt),
         CG_TEST(test_out_of_memory),
+        CG_TEST(test_read_bytes),
     };
     const struct CMUnitTest real[] = {
         CG_TEST(test_real_train),

@@ -59,24 +59,72 @@ CG_API cg_status cg_idx_read(const char *path, cg_tensor **out);
  * round in f32), integer types into i64; float files into i64 are CG_ERR_DTYPE. */
 CG_API cg_status cg_idx_read_as(const char *path, cg_dtype dtype, cg_tensor **out);
 
+/* ================== datasets: bytes (lib/io/bytes.c) ================== */
+
+/*
+ * An array of 8-bit unsigned values with a shape, as IDX files store pixels: a quarter of
+ * the memory of f32. Datasets hold their features as bytes and convert them to f32 one
+ * batch at a time (cg_batch_iter_next). Reference-counted: the datasets split from one
+ * set and the iterators over them share it, and it is freed when the last of them lets go.
+ * The values may be written until the array is put in a dataset; after that they are
+ * read-only (splits share them).
+ */
+typedef struct cg_bytes cg_bytes;
+
+/* A new zeroed array of shape[0..ndim) (ndim in 1..CG_MAX_DIMS, sizes >= 0); NULL with
+ * CG_ERR_VALUE (shape) or CG_ERR_NOMEM. The caller holds one reference: cg_bytes_free. */
+CG_API cg_bytes *cg_bytes_new(int ndim, const int64_t *shape);
+/* Drop the caller's reference (the array lives on while a dataset or an iterator holds
+ * it); NULL is ignored. */
+CG_API void cg_bytes_free(cg_bytes *b);
+/* The values, row-major, numel entries (NULL for NULL); as cg_tensor_data. */
+CG_API uint8_t *cg_bytes_data(const cg_bytes *b);
+/* Rank, shape (ndim entries, owned by b) and element count; 0 / NULL / 0 for NULL. */
+CG_API int cg_bytes_ndim(const cg_bytes *b);
+CG_API const int64_t *cg_bytes_shape(const cg_bytes *b);
+CG_API int64_t cg_bytes_numel(const cg_bytes *b);
+
+/* Read a uint8 (type 0x08) IDX file, plain or gzipped, into a new caller-owned byte array
+ * of the file's shape, with the checks and errors of cg_idx_read; a file of another
+ * element type is CG_ERR_DTYPE. */
+CG_API cg_status cg_idx_read_bytes(const char *path, cg_bytes **out);
+
 /* ================== datasets: samples and splits (lib/io/dataset.c) ================== */
 
 /*
- * A supervised dataset: images [N, ...] f32 (contiguous) and labels [N] i64 (contiguous),
- * with the same N. A plain struct the caller owns together with both tensors: free them
- * with cg_dataset_free. Every function taking a cg_dataset checks these rules and refuses
- * another layout with CG_ERR_SHAPE / CG_ERR_DTYPE, and tape-owned tensors with
- * CG_ERR_STATE.
+ * A supervised dataset of N samples: features, one row per sample, and labels [N] i64
+ * (contiguous). The features are held one of two ways:
+ *   images  an f32 tensor [R, ...] (contiguous, caller-owned), bytes NULL; or
+ *   bytes   a byte array [R, ...] (cg_bytes), images NULL: 8-bit values such as pixels,
+ *           converted to f32 (and standardized, when the iterator is given a
+ *           standardizer) as each batch is copied out.
+ * index NULL: sample i is feature row i (R = N). Otherwise index is an i64 tensor [N]
+ * (contiguous) and sample i is feature row index[i], in [0, R): a view of some rows of a
+ * larger set, as cg_dataset_split makes them without copying the features.
+ *
+ * A plain struct the caller owns together with what it points to: free it with
+ * cg_dataset_free (the byte array is reference-counted, so views of one set are freed
+ * one by one). Every function taking a cg_dataset checks these rules and refuses another
+ * layout with CG_ERR_SHAPE / CG_ERR_DTYPE / CG_ERR_VALUE (an index out of range), and
+ * tape-owned tensors with CG_ERR_STATE. (cg_dataset){.images = x, .labels = y} is a
+ * dataset of f32 features x.
  */
 typedef struct cg_dataset {
-    cg_tensor *images;
-    cg_tensor *labels;
+    cg_tensor *images;  /* f32 features, or NULL */
+    cg_tensor *labels;  /* [N] i64 */
+    cg_bytes *bytes;    /* byte features, or NULL */
+    cg_tensor *index;   /* [N] i64 rows of the features, or NULL: rows 0..N-1 */
 } cg_dataset;
 
-/* Free both tensors and set them to NULL; a NULL ds or NULL members are ignored. */
+/* Free the tensors, drop the byte array's reference and set the members to NULL; a NULL ds
+ * or NULL members are ignored. */
 CG_API void cg_dataset_free(cg_dataset *ds);
 /* Number of samples N (0 for NULL or an empty dataset). */
 CG_API int64_t cg_dataset_size(const cg_dataset *ds);
+/* Rank and shape of one sample's features (the features' shape without its first
+ * dimension): *ndim receives the rank, shape[0..ndim) the sizes (shape may be NULL);
+ * CG_ERR_NULL / the dataset rules' errors otherwise. */
+CG_API cg_status cg_dataset_sample_shape(const cg_dataset *ds, int *ndim, int64_t *shape);
 
 /* Where Debian's dataset-fashion-mnist package installs the files. */
 #define CG_FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"
@@ -84,20 +132,33 @@ CG_API int64_t cg_dataset_size(const cg_dataset *ds);
 /*
  * Load Fashion-MNIST's training set (train: 60000 samples, train-*-ubyte files) or test set
  * (10000, t10k-*-ubyte files) from dir (NULL: CG_FASHION_MNIST_DIR). Each file is looked
- * for gzipped (name.gz, as Debian ships them), then plain. out receives images
- * [N, 1, 28, 28] f32 with raw values 0..255 and labels [N] i64 in [0, 10); the caller frees
- * it with cg_dataset_free. A missing file is CG_ERR_IO naming it; images that are not
- * [N, 28, 28], a label count differing from N or a label outside [0, 10) is
- * CG_ERR_FORMAT. On failure out is left empty (both members NULL).
+ * for gzipped (name.gz, as Debian ships them), then plain. out receives the images as the
+ * files' bytes, [N, 1, 28, 28] with raw values 0..255 (47 MB for the training set where
+ * f32 would take 188), and labels [N] i64 in [0, 10); the caller frees it with
+ * cg_dataset_free. Pass a standardizer to the batch iterator to get f32 batches scaled and
+ * standardized. A missing file is CG_ERR_IO naming it; images that are not [N, 28, 28]
+ * or not uint8, a label count differing from N or a label outside [0, 10) is
+ * CG_ERR_FORMAT. On failure out is left empty (every member NULL).
  */
 CG_API cg_status cg_fashion_mnist_load(const char *dir, bool train, cg_dataset *out);
 
 /*
- * Split ds into train and val (new caller-owned datasets, copies): a permutation of the N
- * samples drawn from seed (Fisher-Yates, Philox counters 0..N-1) puts its first n_val
- * samples, in permutation order, into val and the other N - n_val into train. The same
- * seed gives the same split; the two parts are disjoint and together are ds.
- * 0 <= n_val <= N (an empty part has shape [0, ...]), else CG_ERR_VALUE. ds is unchanged.
+ * A new caller-owned dataset of samples[0..n) of ds, in that order (n >= 0; each in
+ * [0, N), repeats allowed; else CG_ERR_VALUE): sample i of out is sample samples[i] of ds.
+ * Byte features are read-only, so out shares ds's byte array and holds an index of its rows
+ * (8 bytes per sample, plus the labels): nothing is copied. f32 features may be changed in
+ * place (cg_standardizer_apply), so out gets a copy of its rows. ds is unchanged.
+ */
+CG_API cg_status cg_dataset_select(const cg_dataset *ds, const int64_t *samples, int64_t n,
+                                   cg_dataset *out);
+
+/*
+ * Split ds into train and val (new caller-owned datasets): a permutation of the N samples
+ * drawn from seed (Fisher-Yates, Philox counters 0..N-1) puts its first n_val samples, in
+ * permutation order, into val and the other N - n_val into train. The same seed gives the
+ * same split; the two parts are disjoint and together are ds. 0 <= n_val <= N (an empty
+ * part has N 0), else CG_ERR_VALUE. ds is unchanged. The parts are made as
+ * cg_dataset_select makes them: views sharing byte features, copies of f32 ones.
  */
 CG_API cg_status cg_dataset_split(const cg_dataset *ds, int64_t n_val, uint64_t seed,
                                   cg_dataset *train, cg_dataset *val);
@@ -119,8 +180,15 @@ typedef enum cg_standardize_mode {
  * x -> (x * scale - mean) / std, with statistics fitted on a training set and applied
  * unchanged to every set (training, validation, test), so no information flows from the
  * held-out sets into the model. mean and std are f32 tensors owned by the struct: 0-d in
- * global mode, images.shape[1:] in feature mode. std is the population standard deviation
- * (divide by N, like numpy's default) of x * scale, floored at min_std.
+ * global mode, the sample shape (the features' shape[1:]) in feature mode. std is the
+ * population standard deviation (divide by N, like numpy's default) of x * scale, floored
+ * at min_std.
+ *
+ * Two ways to apply it, with bit-identical f32 results: on the fly, by the batch iterator
+ * as it copies each batch out (cg_batch_iter_options.standardize; the only way for byte
+ * features, and it leaves the data as it is), or once, in place, on f32 features
+ * (cg_standardizer_apply). Either computes, per value, in double,
+ * (float)(x * (scale / std) - mean / std).
  */
 typedef struct cg_standardizer {
     cg_standardize_mode mode;
@@ -129,13 +197,17 @@ typedef struct cg_standardizer {
     cg_tensor *std;
 } cg_standardizer;
 
-/* Fit a standardizer on train's images (not changed). scale finite and nonzero, min_std
- * >= 0 (0: no floor; a constant feature then has std 0 and apply refuses it), N >= 1,
- * else CG_ERR_VALUE. out is the caller's: free its tensors with cg_standardizer_free. */
+/* Fit a standardizer on train's samples (not changed; f32 or byte features, views
+ * included: the sums run over the samples in their order). scale finite and nonzero,
+ * min_std >= 0 (0: no floor; a constant feature then has std 0 and applying refuses it),
+ * N >= 1, else CG_ERR_VALUE. out is the caller's: free its tensors with
+ * cg_standardizer_free. */
 CG_API cg_status cg_standardizer_fit(const cg_dataset *train, cg_standardize_mode mode,
                                      double scale, double min_std, cg_standardizer *out);
-/* Standardize ds's images in place (f32 results). Images whose trailing shape differs
- * from a feature-mode fit are CG_ERR_SHAPE; a std of 0 is CG_ERR_VALUE. */
+/* Standardize ds's f32 features in place. Byte features (standardize them on the fly
+ * instead) and views (an index: their rows may be shared) are CG_ERR_VALUE; features whose
+ * sample shape differs from a feature-mode fit are CG_ERR_SHAPE; a std of 0 is
+ * CG_ERR_VALUE. */
 CG_API cg_status cg_standardizer_apply(const cg_standardizer *st, cg_dataset *ds);
 /* Free mean and std and set them to NULL; NULL is ignored. */
 CG_API void cg_standardizer_free(cg_standardizer *st);
@@ -173,6 +245,10 @@ typedef struct cg_batch_iter_options {
     /* NULL: none. Otherwise each batch is augmented with draws from (seed, epoch, position
      * of the sample in the epoch), so resuming reproduces it. Copied at creation. */
     const cg_augment_options *augment;
+    /* NULL: batches hold the features' values (bytes as 0..255). Otherwise each batch is
+     * standardized as it is copied out, before augmentation (see cg_standardizer); its
+     * coefficients are taken at creation, so st may be freed after. */
+    const cg_standardizer *standardize;
 } cg_batch_iter_options;
 
 /* Minibatches over a dataset: an opaque object the caller frees with cg_batch_iter_free. */
@@ -180,18 +256,20 @@ typedef struct cg_batch_iter cg_batch_iter;
 
 /*
  * An iterator over ds starting at epoch 0, position 0. The samples are not copied: the
- * iterator holds a reference to ds's tensors (freeing the dataset while it lives is safe)
- * and reads their current values at each batch. Epoch e visits the samples in the order of a
- * Fisher-Yates permutation drawn from (seed, e) (shuffle), or in order; every sample
- * exactly once. The batch buffers are allocated here, once. NULL with an error on a bad
- * dataset or options.
+ * iterator holds a reference to ds's features, labels and index (freeing the dataset while
+ * it lives is safe) and reads their current values at each batch. Epoch e visits the
+ * samples in the order of a Fisher-Yates permutation drawn from (seed, e) (shuffle), or in
+ * order; every sample exactly once. The batch buffers are allocated here, once. NULL with
+ * an error on a bad dataset or options (a standardizer whose statistics do not fit the
+ * sample shape: CG_ERR_SHAPE; a std of 0: CG_ERR_VALUE).
  */
 CG_API cg_batch_iter *cg_batch_iter_new(const cg_dataset *ds, const cg_batch_iter_options *opt);
 /* Free the iterator and its batch tensors; NULL is ignored. */
 CG_API void cg_batch_iter_free(cg_batch_iter *it);
 /*
- * The next minibatch of the current epoch: true, with *images [B, ...] f32 and *labels [B]
- * i64 holding the next B samples (B = batch_size, or fewer for a final partial batch
+ * The next minibatch of the current epoch: true, with *images [B, ...] f32 (the sample
+ * shape; bytes converted, then standardized and augmented as the options say) and *labels
+ * [B] i64 holding the next B samples (B = batch_size, or fewer for a final partial batch
  * unless drop_last). Both tensors belong to the iterator and are overwritten in place
  * (their version bumped) by the next call: clone them to keep them. At the end of the
  * epoch: false, *images and *labels NULL, and the iterator moves to the next epoch, so

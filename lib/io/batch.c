@@ -130,9 +130,12 @@ cg_status cg_augment(cg_tensor *images, const cg_augment_options *opt, cg_rng *r
 /* ---- the iterator ---- */
 
 struct cg_batch_iter {
-    cg_dataset ds;             /* the dataset's tensors, retained while the iterator lives */
+    cg_dataset ds;             /* the dataset's members, retained while the iterator lives */
     cg_batch_iter_options opt;
     cg_augment_options aug;    /* copy of *opt.augment */
+    bool aug_on;
+    double *coef;              /* the standardizer's 2 m coefficients, or NULL */
+    cg__affine aff;            /* over coef */
     int64_t n, epoch, pos;
     int64_t *order;            /* the current epoch's order of samples */
     cg_tensor *x, *y;          /* full batch buffers [B, ...] and [B] */
@@ -169,27 +172,28 @@ static bool check_iter_args(const cg_dataset *ds, const cg_batch_iter_options *o
     }
     if (opt->augment && !cg__augment_check(opt->augment, who))
         return false;
-    if (opt->augment && ds->images->ndim != 3 && ds->images->ndim != 4) {
+    int nd = cg__dataset_ndim(ds);
+    if (opt->augment && nd != 3 && nd != 4) {
         cg__error(CG_ERR_SHAPE, "%s: augmentation needs images [N, C, H, W] or [N, H, W]", who);
         return false;
     }
-    return true;
+    return !opt->standardize || cg__standardizer_check(opt->standardize, ds, who);
 }
 
 /* The batch buffers, and the views for a final partial batch when there is one. */
 static bool alloc_buffers(cg_batch_iter *it)
 {
-    const cg_tensor *src = it->ds.images;
+    int nd = cg__dataset_ndim(&it->ds);
     int64_t b = it->opt.batch_size, part = it->opt.drop_last ? 0 : it->n % b;
     int64_t shape[CG_MAX_DIMS];
-    memcpy(shape, src->shape, sizeof shape);
+    memcpy(shape, cg__dataset_shape(&it->ds), (size_t)nd * sizeof *shape);
     shape[0] = b;
-    it->x = cg__tensor_alloc(NULL, CG_F32, src->ndim, shape);
+    it->x = cg__tensor_alloc(NULL, CG_F32, nd, shape);
     it->y = it->x ? cg__tensor_alloc(NULL, CG_I64, 1, &b) : NULL;
     if (!it->y || part == 0)
         return it->y != NULL;
     shape[0] = part;
-    it->x_part = cg__tensor_view(NULL, it->x, src->ndim, shape, it->x->strides, 0);
+    it->x_part = cg__tensor_view(NULL, it->x, nd, shape, it->x->strides, 0);
     it->y_part = it->x_part ? cg__tensor_view(NULL, it->y, 1, &part, it->y->strides, 0) : NULL;
     return it->y_part != NULL;
 }
@@ -204,12 +208,28 @@ cg_batch_iter *cg_batch_iter_new(const cg_dataset *ds, const cg_batch_iter_optio
         return NULL;
     }
     it->ds = *ds;
-    cg__tensor_retain(ds->images);
+    if (ds->images)
+        cg__tensor_retain(ds->images);
     cg__tensor_retain(ds->labels);
+    cg__bytes_retain(ds->bytes);
+    if (ds->index)
+        cg__tensor_retain(ds->index);
     it->opt = *opt;
+    it->opt.augment = NULL;     /* it->aug holds the copy */
+    it->opt.standardize = NULL; /* it->coef holds what is needed */
     if (opt->augment)
         it->aug = *opt->augment;
+    it->aug_on = opt->augment != NULL;
     it->n = cg_dataset_size(ds);
+    if (opt->standardize) {
+        int64_t m;
+        it->coef = cg__standardizer_coefficients(opt->standardize, ds, &m, "batch_iter_new");
+        if (!it->coef) {
+            cg_batch_iter_free(it);
+            return NULL;
+        }
+        it->aff = (cg__affine){it->coef, it->coef + m, m};
+    }
     it->order = cg__malloc((size_t)it->n * sizeof *it->order);
     if (!it->order || !alloc_buffers(it)) {
         if (!it->order)
@@ -232,8 +252,14 @@ void cg_batch_iter_free(cg_batch_iter *it)
     cg_tensor_free(it->x);
     cg_tensor_free(it->y);
     cg__free(it->order, (size_t)it->n * sizeof *it->order);
-    cg__tensor_release(it->ds.images);
+    if (it->coef)
+        cg__free(it->coef, 2 * (size_t)it->aff.m * sizeof *it->coef);
+    if (it->ds.images)
+        cg__tensor_release(it->ds.images);
     cg__tensor_release(it->ds.labels);
+    cg_bytes_free(it->ds.bytes);
+    if (it->ds.index)
+        cg__tensor_release(it->ds.index);
     cg__free(it, sizeof *it);
 }
 
@@ -255,10 +281,11 @@ bool cg_batch_iter_next(cg_batch_iter *it, cg_tensor **images, cg_tensor **label
     bool full = end - it->pos >= b;
     cg_tensor *x = full ? it->x : it->x_part, *y = full ? it->y : it->y_part;
     b = full ? b : end - it->pos;
-    cg__dataset_gather(&it->ds, it->order + it->pos, b, cg_tensor_data(x), cg_tensor_data(y));
+    cg__dataset_gather(&it->ds, it->order + it->pos, b, it->coef ? &it->aff : NULL,
+                       cg_tensor_data(x), cg_tensor_data(y));
     cg__bump_version(x);
     cg__bump_version(y);
-    if (it->opt.augment) {
+    if (it->aug_on) {
         uint64_t epoch = (uint64_t)it->epoch & CG__EPOCH_MASK;
         cg__augment_at(x, &it->aug, it->opt.seed,
                        CG__STREAM_AUGMENT | epoch << 32 | (uint64_t)it->pos);

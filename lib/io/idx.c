@@ -13,8 +13,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "core.h"
-#include "cgrad/io.h"
+#include "data_impl.h"
 
 enum {
     READ_CHUNK = 1 << 20,  /* bytes per gzread call, and the first buffer for gzip data */
@@ -326,17 +325,46 @@ static cg_dtype default_dtype(const idx_header *h)
     return h->type->code == 0x0C ? CG_F64 : CG_F32;
 }
 
-/* Header and size checks; then the data, the end check and the conversion. want_dtype
- * < 0 picks the default. */
-static cg_status read_file(idx_file *f, int want_dtype, cg_tensor **out)
+/* What to read the file into: a tensor of want_dtype (< 0: the default) or, with bytes,
+ * a byte array that takes the raw data over. */
+typedef struct idx_target {
+    int want_dtype;
+    bool bytes;
+    cg_tensor *tensor;
+    cg_bytes *array;
+} idx_target;
+
+/* Hand the raw data to the target; *raw is NULL when it was taken over. */
+static cg_status store(const idx_header *h, uint8_t **raw, idx_target *t)
+{
+    if (t->bytes) {
+        t->array = cg__bytes_wrap(h->ndim, h->shape, *raw);
+        if (!t->array)
+            return cg_last_status();
+        *raw = NULL;
+        return CG_OK;
+    }
+    cg_dtype dtype = t->want_dtype < 0 ? default_dtype(h) : (cg_dtype)t->want_dtype;
+    t->tensor = cg__tensor_alloc(NULL, dtype, h->ndim, h->shape);
+    if (!t->tensor)
+        return cg_last_status();
+    convert(*raw, h, t->tensor);
+    return CG_OK;
+}
+
+/* Header and size checks; then the data, the end check and the conversion. */
+static cg_status read_file(idx_file *f, idx_target *t)
 {
     idx_header h;
     cg_status st = parse_magic(f, &h);
     if (st == CG_OK)
         st = parse_dims(f, &h);
-    if (st == CG_OK && want_dtype == CG_I64 && h.type->is_float)
+    if (st == CG_OK && t->want_dtype == CG_I64 && h.type->is_float)
         st = cg__error(CG_ERR_DTYPE, "idx: %s: %s data cannot be read as i64", f->path,
                        h.type->name);
+    if (st == CG_OK && t->bytes && h.type->code != 0x08)
+        st = cg__error(CG_ERR_DTYPE, "idx: %s: %s data cannot be read as bytes (uint8 only)",
+                       f->path, h.type->name);
     if (st == CG_OK)
         st = check_plain_size(f, &h);
     uint8_t *raw = NULL;
@@ -344,38 +372,49 @@ static cg_status read_file(idx_file *f, int want_dtype, cg_tensor **out)
         st = read_data(f, &h, &raw);
     if (st == CG_OK)
         st = check_end(f, &h);
-    if (st == CG_OK) {
-        cg_dtype dtype = want_dtype < 0 ? default_dtype(&h) : (cg_dtype)want_dtype;
-        *out = cg__tensor_alloc(NULL, dtype, h.ndim, h.shape);
-        if (*out)
-            convert(raw, &h, *out);
-        else
-            st = cg_last_status();
-    }
+    if (st == CG_OK)
+        st = store(&h, &raw, t);
     if (raw)
         cg__free(raw, (size_t)h.data_bytes);
     return st;
 }
 
-static cg_status idx_read(const char *path, int want_dtype, cg_tensor **out)
+static cg_status idx_read(const char *path, idx_target *t)
 {
-    if (!out)
-        return cg__error(CG_ERR_NULL, "idx_read: NULL result pointer");
-    *out = NULL;
     if (!path)
         return cg__error(CG_ERR_NULL, "idx_read: NULL path");
     idx_file f;
     cg_status st = idx_open(path, &f);
     if (st != CG_OK)
         return st;
-    st = read_file(&f, want_dtype, out);
+    st = read_file(&f, t);
     gzclose_r(f.gz);
+    return st;
+}
+
+static cg_status idx_read_tensor(const char *path, int want_dtype, cg_tensor **out)
+{
+    if (!out)
+        return cg__error(CG_ERR_NULL, "idx_read: NULL result pointer");
+    idx_target t = {.want_dtype = want_dtype};
+    cg_status st = idx_read(path, &t);
+    *out = t.tensor;
     return st;
 }
 
 cg_status cg_idx_read(const char *path, cg_tensor **out)
 {
-    return idx_read(path, -1, out);
+    return idx_read_tensor(path, -1, out);
+}
+
+cg_status cg_idx_read_bytes(const char *path, cg_bytes **out)
+{
+    if (!out)
+        return cg__error(CG_ERR_NULL, "idx_read_bytes: NULL result pointer");
+    idx_target t = {.want_dtype = -1, .bytes = true};
+    cg_status st = idx_read(path, &t);
+    *out = t.array;
+    return st;
 }
 
 cg_status cg_idx_read_as(const char *path, cg_dtype dtype, cg_tensor **out)
@@ -385,5 +424,5 @@ cg_status cg_idx_read_as(const char *path, cg_dtype dtype, cg_tensor **out)
             *out = NULL;
         return cg__error(CG_ERR_VALUE, "idx_read_as: unknown dtype %d", (int)dtype);
     }
-    return idx_read(path, (int)dtype, out);
+    return idx_read_tensor(path, (int)dtype, out);
 }

@@ -35,7 +35,8 @@ static void on_signal(int sig)
 typedef struct run {
     const train_opts *o;
     char out[PATH_LEN], path_last[PATH_LEN], path_best[PATH_LEN], path_metrics[PATH_LEN];
-    cg_dataset train, val, test;
+    cg_dataset train, val, test;   /* the images as bytes */
+    cg_standardizer st;            /* fitted on train, applied by the batch iterators */
     float fill; /* the standardized value of a blank pixel, for shifted-in pixels */
     cg_module *net;
     cg_tensor *params[MAX_PARAMS];
@@ -67,27 +68,29 @@ static int error(const char *what)
 
 /* ---- data ---- */
 
-/* ds cut to its first n samples (n >= its size: unchanged). */
+/* ds cut to its first n samples (n >= its size: unchanged): a view, nothing copied. */
 static cg_status truncate_dataset(cg_dataset *ds, int64_t n)
 {
     if (n <= 0 || n >= cg_dataset_size(ds))
         return CG_OK;
-    cg_dataset cut = {0};
-    int64_t shape[CG_MAX_DIMS];
-    int nd = cg_tensor_ndim(ds->images);
-    memcpy(shape, cg_tensor_shape(ds->images), (size_t)nd * sizeof *shape);
-    shape[0] = n;
-    cut.images = cg_tensor_from_data(CG_F32, nd, shape, cg_tensor_data(ds->images));
-    cut.labels = cg_tensor_from_data(CG_I64, 1, &n, cg_tensor_data(ds->labels));
-    if (!cut.images || !cut.labels) {
-        cg_dataset_free(&cut);
-        return cg_last_status();
+    int64_t *first = malloc((size_t)n * sizeof *first);
+    if (!first)
+        return CG_ERR_NOMEM;
+    for (int64_t i = 0; i < n; i++)
+        first[i] = i;
+    cg_dataset cut;
+    cg_status s = cg_dataset_select(ds, first, n, &cut);
+    free(first);
+    if (s == CG_OK) {
+        cg_dataset_free(ds);
+        *ds = cut;
     }
-    cg_dataset_free(ds);
-    *ds = cut;
-    return CG_OK;
+    return s;
 }
 
+/* The images stay as the files' bytes (47 MB for the training set, where f32 would take
+ * 188): the split holds views of their rows, and the batch iterators scale and standardize
+ * each batch as they copy it out. */
 static int load_data(run *r)
 {
     const train_opts *o = r->o;
@@ -121,19 +124,11 @@ static int load_data(run *r)
     if (s != CG_OK)
         return error("splitting off the validation set");
     /* Statistics of the training split only, applied to every set. */
-    cg_standardizer st = {0};
     double min_std = o->standardize == CG_STANDARDIZE_FEATURE ? 0.05 : 0.0;
-    s = cg_standardizer_fit(&r->train, o->standardize, 1.0 / 255.0, min_std, &st);
-    if (s == CG_OK)
-        s = cg_standardizer_apply(&st, &r->train);
-    if (s == CG_OK && cg_dataset_size(&r->val) > 0)
-        s = cg_standardizer_apply(&st, &r->val);
-    if (s == CG_OK)
-        s = cg_standardizer_apply(&st, &r->test);
+    s = cg_standardizer_fit(&r->train, o->standardize, 1.0 / 255.0, min_std, &r->st);
     r->fill = 0;
     if (s == CG_OK && o->standardize == CG_STANDARDIZE_GLOBAL)
-        r->fill = (float)(-cg_tensor_item(st.mean) / cg_tensor_item(st.std));
-    cg_standardizer_free(&st);
+        r->fill = (float)(-cg_tensor_item(r->st.mean) / cg_tensor_item(r->st.std));
     return s == CG_OK ? 0 : error("standardizing the images");
 }
 
@@ -260,7 +255,7 @@ static cg_status evaluate(run *r, const cg_dataset *ds, double *loss, double *ac
     *loss = *acc = NAN;
     if (cg_dataset_size(ds) == 0)
         return CG_OK;
-    cg_batch_iter_options bo = {.batch_size = EVAL_BATCH};
+    cg_batch_iter_options bo = {.batch_size = EVAL_BATCH, .standardize = &r->st};
     cg_batch_iter *it = cg_batch_iter_new(ds, &bo);
     if (!it)
         return cg_last_status();
@@ -480,6 +475,7 @@ static int setup(run *r)
         .drop_last = true, /* no batch of one sample for batch norm */
         .seed = train_seed(o->seed, SEED_BATCHES),
         .augment = o->augment ? &r->augment : NULL,
+        .standardize = &r->st,
     };
     r->it = cg_batch_iter_new(&r->train, &bo);
     if (!r->it)
@@ -507,7 +503,7 @@ static int setup(run *r)
         return error("metrics log");
 
     cg_rng keep = r->rng; /* the diagram's forward draws dropout masks: put the generator back */
-    if (write_diagram(r->net, &r->train, o->batch_size, r->out) != CG_OK)
+    if (write_diagram(r->net, &r->train, &r->st, o->batch_size, r->out) != CG_OK)
         fprintf(stderr, TRAIN_PROG ": warning: no diagram: %s\n", cg_last_error());
     r->rng = keep;
     cg_tape_use(r->tape);
@@ -679,6 +675,7 @@ int train_run(const train_opts *o)
     cg_dataset_free(&r->train);
     cg_dataset_free(&r->val);
     cg_dataset_free(&r->test);
+    cg_standardizer_free(&r->st);
     free(r);
     return status;
 }

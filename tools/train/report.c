@@ -213,17 +213,23 @@ cg_status plot_from_metrics(const char *metrics_path, const char *dir, const cha
 
 /* ---- the diagram ---- */
 
-/* A caller-owned copy of the first n samples of t (contiguous) as a new tensor. */
-static cg_tensor *head(const cg_tensor *t, int64_t n)
+/* Caller-owned copies of ds's first batch (at most batch samples), standardized by st. */
+static cg_status first_batch(const cg_dataset *ds, const cg_standardizer *st, int64_t batch,
+                             cg_tensor **x, cg_tensor **y)
 {
-    int64_t shape[CG_MAX_DIMS];
-    int nd = cg_tensor_ndim(t);
-    memcpy(shape, cg_tensor_shape(t), (size_t)nd * sizeof *shape);
-    shape[0] = n;
-    return cg_tensor_from_data(cg_tensor_dtype(t), nd, shape, cg_tensor_data(t));
+    cg_batch_iter_options bo = {.batch_size = batch, .standardize = st};
+    cg_batch_iter *it = cg_batch_iter_new(ds, &bo);
+    cg_tensor *bx, *by;
+    if (it && cg_batch_iter_next(it, &bx, &by)) {
+        *x = cg_tensor_clone(bx);
+        *y = cg_tensor_clone(by);
+    }
+    cg_batch_iter_free(it);
+    return *x && *y ? CG_OK : cg_last_status() != CG_OK ? cg_last_status() : CG_ERR_VALUE;
 }
 
-cg_status write_diagram(cg_module *net, const cg_dataset *ds, int64_t batch, const char *dir)
+cg_status write_diagram(cg_module *net, const cg_dataset *ds, const cg_standardizer *st,
+                        int64_t batch, const char *dir)
 {
     /* One training-mode forward, so the diagram shows what a step computes (batch
      * statistics, dropout). Training mode changes state — running statistics, the dropout
@@ -239,9 +245,9 @@ cg_status write_diagram(cg_module *net, const cg_dataset *ds, int64_t batch, con
         if (!saved[i])
             s = cg_last_status();
     }
-    int64_t n = cg_dataset_size(ds) < batch ? cg_dataset_size(ds) : batch;
-    cg_tensor *x = s == CG_OK ? head(ds->images, n) : NULL;
-    cg_tensor *y = s == CG_OK ? head(ds->labels, n) : NULL;
+    cg_tensor *x = NULL, *y = NULL;
+    if (s == CG_OK)
+        s = first_batch(ds, st, batch, &x, &y);
     cg_tape *tape = cg_tape_new();
     cg_tape *prev = cg_tape_use(tape);
     bool grad = cg_set_grad_enabled(true);

@@ -150,6 +150,7 @@ cg_status plot_from_metrics(const char *metrics_path, const char *dir, const cha
 /* model.dot and model.svg in dir: the graph of one forward of net and its loss on the first
  * samples of ds, modules collapsed to boxes. Runs in eval mode on a private tape, so no
  * training state changes. */
-cg_status write_diagram(cg_module *net, const cg_dataset *ds, int64_t batch, const char *dir);
+cg_status write_diagram(cg_module *net, const cg_dataset *ds, const cg_standardizer *st,
+                        int64_t batch, const char *dir);
 
 #endif
