@@ -194,22 +194,74 @@ static void metrics_without_seconds(const char *path, char *out, size_t n)
 
 /* ---- cases ---- */
 
+/* Each bad command line exits 2 with a message naming the problem, then the usage. */
 static void usage_errors(void **state)
 {
     (void)state;
-    static const char *const bad[][5] = {
-        {"--batch-size", "0"},       {"--lr", "-0.1"},          {"--lr", "abc"},
-        {"--optimizer", "newton"},   {"--model", "resnet"},     {"--schedule", "sometimes"},
-        {"--no-such-option"},        {"--epochs"},              {"--dropout", "1"},
-        {"--hidden", "256,,128"},    {"--norm", "group"},       {"stray"},
-        {"--limit-train", "100", "--val-size", "100"},
+    static const struct {
+        const char *args[6];
+        const char *msg;
+    } bad[] = {
+        {{"--batch-size", "0"}, "--batch-size wants a batch size in [1, 1048576], not '0'"},
+        {{"-b", "1048577"}, "-b wants a batch size in [1, 1048576]"},
+        {{"--lr", "-0.1"}, "--lr wants a learning rate > 0, not '-0.1'"},
+        {{"--lr", "abc"}, "--lr wants a learning rate > 0, not 'abc'"},
+        {{"-l", "0"}, "-l wants a learning rate > 0"},
+        {{"--optimizer", "newton"}, "unknown optimizer 'newton'"},
+        {{"--model", "resnet"}, "unknown model 'resnet' (mlp or cnn)"},
+        {{"--schedule", "sometimes"}, "unknown schedule 'sometimes'"},
+        {{"--activation", "swish"}, "unknown activation 'swish'"},
+        {{"--init", "zeros"}, "unknown initializer 'zeros'"},
+        {{"--norm", "instance"}, "unknown normalization 'instance'"},
+        {{"--no-such-option"}, "unknown option --no-such-option"},
+        {{"-x"}, "unknown option -x"},
+        {{"--no-plot=1"}, "option --no-plot takes no value"},
+        {{"--epochs"}, "option --epochs needs a value"},
+        {{"-e", "0"}, "-e wants epochs >= 1, not '0'"},
+        {{"--dropout", "1"}, "--dropout wants a probability in [0, 1), not '1'"},
+        {{"--dropout", "-0.1"}, "--dropout wants a probability in [0, 1)"},
+        {{"--dropout", "nan"}, "--dropout wants a probability in [0, 1)"},
+        {{"--hidden", "256,,128"}, "--hidden wants 1 to 8 widths in [1, 65536] separated by "
+                                   "commas, not '256,,128'"},
+        {{"--hidden", "1,2,3,4,5,6,7,8,9"}, "--hidden wants 1 to 8 widths"},
+        {{"--hidden", "65537"}, "--hidden wants 1 to 8 widths"},
+        {{"--channels", "32"}, "--channels wants two channel counts like 32,64, not '32'"},
+        {{"--channels", "32,64,96"}, "--channels wants two channel counts"},
+        {{"--fc", "0"}, "--fc wants a width in [1, 65536], not '0'"},
+        {{"--momentum", "1"}, "--momentum wants a value in [0, 1), not '1'"},
+        {{"--weight-decay", "-1"}, "--weight-decay wants a value >= 0, not '-1'"},
+        {{"--clip", "-1"}, "--clip wants a norm >= 0 (0: off), not '-1'"},
+        {{"--label-smoothing", "1"}, "--label-smoothing wants a value in [0, 1), not '1'"},
+        {{"--warmup", "-1"}, "--warmup wants epochs >= 0, not '-1'"},
+        {{"--warmup", "1000001"}, "--warmup wants epochs >= 0"},
+        {{"--gamma", "0"}, "--gamma wants a factor in (0, 1], not '0'"},
+        {{"--gamma", "1.1"}, "--gamma wants a factor in (0, 1]"},
+        {{"--step-epochs", "0"}, "--step-epochs wants epochs >= 1, not '0'"},
+        {{"--patience", "-1"}, "--patience wants epochs >= 0 (0: never stop early), not '-1'"},
+        {{"--val-size", "-1"}, "--val-size wants a sample count >= 0, not '-1'"},
+        {{"--standardize", "local"}, "--standardize wants global or feature, not 'local'"},
+        {{"--limit-train", "0"}, "--limit-train wants a sample count >= 1, not '0'"},
+        {{"--limit-test", "0"}, "--limit-test wants a sample count >= 1, not '0'"},
+        {{"-o", ""}, "-o wants a folder"},
+        {{"-j", "4097"}, "-j wants a thread count in [0, 4096], not '4097'"},
+        {{"--seed", "-1"}, "--seed wants an unsigned integer, not '-1'"},
+        {{"--seed", "18446744073709551616"}, "--seed wants an unsigned integer"},
+        {{"--stop-after-steps", "0"}, "--stop-after-steps wants a step >= 1, not '0'"},
+        {{"--progress", "fancy"}, "--progress wants auto, bar, lines or none, not 'fancy'"},
+        {{"--norm", "group"}, "--norm group is for the cnn"},
+        {{"-m", "cnn", "--norm", "layer"}, "--norm layer is for the mlp"},
+        {{"-m", "cnn", "--norm", "group", "--channels", "12,64"},
+         "--channels must be multiples of 8"},
+        {{"stray"}, "unexpected argument 'stray'"},
+        {{"--limit-train", "100", "--val-size", "100"},
+         "--val-size 100 leaves no training samples out of --limit-train 100"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        int rc = run("usage", bad[i]);
+        int rc = run("usage", bad[i].args);
         const char *err = output_of("usage", "err");
-        if (rc != 2 || !strstr(err, "usage: cgrad-train"))
-            fail_msg("%s %s: exit %d, stderr:\n%s", bad[i][0], bad[i][1] ? bad[i][1] : "", rc,
-                     err);
+        if (rc != 2 || !strstr(err, "usage: cgrad-train") || !strstr(err, bad[i].msg))
+            fail_msg("%s %s: exit %d, expected \"%s\", stderr:\n%s", bad[i].args[0],
+                     bad[i].args[1] ? bad[i].args[1] : "", rc, bad[i].msg, err);
         assert_string_equal(output_of("usage", "out"), "");
     }
     assert_int_equal(run("help", (const char *const[]){"--help", NULL}), 0);

@@ -1,8 +1,10 @@
 /*
- * cgrad-train's command line: getopt_long, strict number parsing (the whole argument must
- * be a finite number in range), names looked up in the tables below, and the defaults that
- * depend on the model applied after parsing. Every error prints one line naming the option,
- * then the usage, on stderr, and exits with status 2.
+ * cgrad-train's command line: one table of options (name, letter, kind of value, where it
+ * goes, its range or names, and the message for a bad value) drives getopt_long; numbers
+ * are parsed strictly (the whole argument must be a finite number in range), names looked
+ * up in the lists below, and the defaults that depend on the model applied after parsing.
+ * Every error prints one line naming the option, then the usage, on stderr, and exits with
+ * status 2.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -10,6 +12,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,6 +159,17 @@ static bool parse_int64(const char *s, int64_t lo, int64_t hi, int64_t *out)
     return true;
 }
 
+static bool parse_uint64(const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (end == s || *end || errno || s[0] == '-')
+        return false;
+    *out = (uint64_t)v;
+    return true;
+}
+
 /* "256,128": 1..max positive integers up to 65536. */
 static int parse_list(const char *s, int *out, int max)
 {
@@ -176,293 +190,216 @@ static int parse_list(const char *s, int *out, int max)
     }
 }
 
-enum {
-    OPT_HIDDEN = 256, OPT_CHANNELS, OPT_FC, OPT_ACTIVATION, OPT_NORM, OPT_DROPOUT, OPT_INIT,
-    OPT_MOMENTUM, OPT_WEIGHT_DECAY, OPT_CLIP, OPT_LABEL_SMOOTHING, OPT_WARMUP, OPT_GAMMA,
-    OPT_STEP_EPOCHS, OPT_PATIENCE, OPT_DATA, OPT_VAL_SIZE, OPT_STANDARDIZE, OPT_AUGMENT,
-    OPT_NO_AUGMENT, OPT_LIMIT_TRAIN, OPT_LIMIT_TEST, OPT_SEED, OPT_RESUME, OPT_STOP_AFTER,
-    OPT_PROGRESS, OPT_NO_PLOT
-};
+/* ---- the option table ---- */
 
-static const struct option long_options[] = {
-    {"model", required_argument, NULL, 'm'},
-    {"hidden", required_argument, NULL, OPT_HIDDEN},
-    {"channels", required_argument, NULL, OPT_CHANNELS},
-    {"fc", required_argument, NULL, OPT_FC},
-    {"activation", required_argument, NULL, OPT_ACTIVATION},
-    {"norm", required_argument, NULL, OPT_NORM},
-    {"dropout", required_argument, NULL, OPT_DROPOUT},
-    {"init", required_argument, NULL, OPT_INIT},
-    {"optimizer", required_argument, NULL, 'O'},
-    {"lr", required_argument, NULL, 'l'},
-    {"momentum", required_argument, NULL, OPT_MOMENTUM},
-    {"weight-decay", required_argument, NULL, OPT_WEIGHT_DECAY},
-    {"clip", required_argument, NULL, OPT_CLIP},
-    {"label-smoothing", required_argument, NULL, OPT_LABEL_SMOOTHING},
-    {"schedule", required_argument, NULL, 's'},
-    {"warmup", required_argument, NULL, OPT_WARMUP},
-    {"gamma", required_argument, NULL, OPT_GAMMA},
-    {"step-epochs", required_argument, NULL, OPT_STEP_EPOCHS},
-    {"batch-size", required_argument, NULL, 'b'},
-    {"epochs", required_argument, NULL, 'e'},
-    {"patience", required_argument, NULL, OPT_PATIENCE},
-    {"data", required_argument, NULL, OPT_DATA},
-    {"val-size", required_argument, NULL, OPT_VAL_SIZE},
-    {"standardize", required_argument, NULL, OPT_STANDARDIZE},
-    {"augment", no_argument, NULL, OPT_AUGMENT},
-    {"no-augment", no_argument, NULL, OPT_NO_AUGMENT},
-    {"limit-train", required_argument, NULL, OPT_LIMIT_TRAIN},
-    {"limit-test", required_argument, NULL, OPT_LIMIT_TEST},
-    {"out", required_argument, NULL, 'o'},
-    {"threads", required_argument, NULL, 'j'},
-    {"seed", required_argument, NULL, OPT_SEED},
-    {"resume", required_argument, NULL, OPT_RESUME},
-    {"stop-after-steps", required_argument, NULL, OPT_STOP_AFTER},
-    {"progress", required_argument, NULL, OPT_PROGRESS},
-    {"no-plot", no_argument, NULL, OPT_NO_PLOT},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
+/* What parsing fills: the options, and whether --augment or --no-augment came last (-1:
+ * neither, so the model's default). */
+typedef struct parse_state {
+    train_opts o;
+    int augment;
+} parse_state;
+
+typedef enum arg_kind {
+    ARG_NAME,   /* one of names[]: its index, into an enum */
+    ARG_INT,    /* an integer in [ilo, ihi], into an int or int64_t */
+    ARG_UINT,   /* any unsigned 64-bit integer */
+    ARG_DOUBLE, /* a finite number between lo and hi, each bound open or closed */
+    ARG_LIST,   /* ilo to ihi comma-separated widths in [1, 65536], into an int array; their
+                 * count into count_at when it is not 0 */
+    ARG_STRING, /* kept as given; non-empty when ilo is 1 */
+    ARG_FLAG,   /* no value: stores ilo, into an int or a bool */
+    ARG_HELP,
+} arg_kind;
+
+typedef struct opt_spec {
+    const char *name; /* --name */
+    char letter;      /* -letter, or 0 */
+    arg_kind kind;
+    size_t at, size;  /* the destination: offset and size in parse_state */
+    const char *const *names;
+    int64_t ilo, ihi;
+    double lo, hi;
+    bool lo_open, hi_open;
+    size_t count_at;
+    /* The message for a bad value: "<option> wants <wants>, not '<value>'", or, when
+     * unknown is set, that format with the value. */
+    const char *wants, *unknown;
+} opt_spec;
+
+/* Enumerations are stored as ints (each kind's enum has int's size). */
+_Static_assert(sizeof(model_kind) == sizeof(int) && sizeof(optim_kind) == sizeof(int) &&
+               sizeof(sched_kind) == sizeof(int) && sizeof(init_kind) == sizeof(int) &&
+               sizeof(norm_kind) == sizeof(int) && sizeof(act_kind) == sizeof(int) &&
+               sizeof(progress_kind) == sizeof(int) &&
+               sizeof(cg_standardize_mode) == sizeof(int), "enums stored as int");
+_Static_assert(TRAIN_MAX_HIDDEN == 8, "--hidden's message says 1 to 8 widths");
+
+#define AT(field) offsetof(parse_state, field), sizeof(((parse_state *)0)->field)
+#define NAME(field, list) ARG_NAME, AT(o.field), .names = list
+#define INT(field, a, b) ARG_INT, AT(o.field), .ilo = a, .ihi = b
+#define REAL(field, a, b) ARG_DOUBLE, AT(o.field), .lo = a, .hi = b
+
+static const opt_spec specs[] = {
+    {"model", 'm', NAME(model, model_names), .unknown = "unknown model '%s' (mlp or cnn)"},
+    {"hidden", 0, ARG_LIST, AT(o.hidden), .ilo = 1, .ihi = TRAIN_MAX_HIDDEN,
+     .count_at = offsetof(parse_state, o.nhidden),
+     .wants = "1 to 8 widths in [1, 65536] separated by commas"},
+    {"channels", 0, ARG_LIST, AT(o.channels), .ilo = 2, .ihi = 2,
+     .wants = "two channel counts like 32,64"},
+    {"fc", 0, INT(fc, 1, 65536), .wants = "a width in [1, 65536]"},
+    {"activation", 0, NAME(activation, act_names), .unknown = "unknown activation '%s'"},
+    {"norm", 0, NAME(norm, norm_names), .unknown = "unknown normalization '%s'"},
+    {"dropout", 0, REAL(dropout, 0, 1), .hi_open = true, .wants = "a probability in [0, 1)"},
+    {"init", 0, NAME(init, init_names), .unknown = "unknown initializer '%s'"},
+    {"optimizer", 'O', NAME(optimizer, optim_names), .unknown = "unknown optimizer '%s'"},
+    {"lr", 'l', REAL(lr, 0, INFINITY), .lo_open = true, .wants = "a learning rate > 0"},
+    {"momentum", 0, REAL(momentum, 0, 1), .hi_open = true, .wants = "a value in [0, 1)"},
+    {"weight-decay", 0, REAL(weight_decay, 0, INFINITY), .wants = "a value >= 0"},
+    {"clip", 0, REAL(clip, 0, INFINITY), .wants = "a norm >= 0 (0: off)"},
+    {"label-smoothing", 0, REAL(label_smoothing, 0, 1), .hi_open = true,
+     .wants = "a value in [0, 1)"},
+    {"schedule", 's', NAME(schedule, sched_names), .unknown = "unknown schedule '%s'"},
+    {"warmup", 0, REAL(warmup, 0, 1e6), .wants = "epochs >= 0"},
+    {"gamma", 0, REAL(gamma, 0, 1), .lo_open = true, .wants = "a factor in (0, 1]"},
+    {"step-epochs", 0, INT(step_epochs, 1, 1000000), .wants = "epochs >= 1"},
+    {"batch-size", 'b', INT(batch_size, 1, 1 << 20), .wants = "a batch size in [1, 1048576]"},
+    {"epochs", 'e', INT(epochs, 1, 1000000), .wants = "epochs >= 1"},
+    {"patience", 0, INT(patience, 0, 1000000), .wants = "epochs >= 0 (0: never stop early)"},
+    {"data", 0, ARG_STRING, AT(o.data), .ilo = 0 /* may be empty */},
+    {"val-size", 0, INT(val_size, 0, INT64_MAX), .wants = "a sample count >= 0"},
+    {"standardize", 0, NAME(standardize, standardize_names), .wants = "global or feature"},
+    {"augment", 0, ARG_FLAG, AT(augment), .ilo = 1},
+    {"no-augment", 0, ARG_FLAG, AT(augment), .ilo = 0},
+    {"limit-train", 0, INT(limit_train, 1, INT64_MAX), .wants = "a sample count >= 1"},
+    {"limit-test", 0, INT(limit_test, 1, INT64_MAX), .wants = "a sample count >= 1"},
+    {"out", 'o', ARG_STRING, AT(o.out), .ilo = 1, .wants = "a folder"},
+    {"threads", 'j', INT(threads, 0, 4096), .wants = "a thread count in [0, 4096]"},
+    {"seed", 0, ARG_UINT, AT(o.seed), .wants = "an unsigned integer"},
+    {"resume", 0, ARG_STRING, AT(o.resume), .ilo = 0},
+    {"stop-after-steps", 0, INT(stop_after_steps, 1, INT64_MAX), .wants = "a step >= 1"},
+    {"progress", 0, NAME(progress, progress_names), .wants = "auto, bar, lines or none"},
+    {"no-plot", 0, ARG_FLAG, AT(o.no_plot), .ilo = 1},
+    {"help", 'h', ARG_HELP, 0, 0, .ilo = 0},
 };
+enum { NSPECS = (int)(sizeof specs / sizeof specs[0]), SPEC_BASE = 256 };
+
+#undef AT
+#undef NAME
+#undef INT
+#undef REAL
+
+static void store_int(void *dst, size_t size, int64_t v)
+{
+    if (size == sizeof(int64_t))
+        *(int64_t *)dst = v;
+    else if (size == sizeof(int))
+        *(int *)dst = (int)v; /* ints and enums */
+    else
+        *(bool *)dst = v != 0;
+}
+
+static bool in_range(const opt_spec *s, double x)
+{
+    return (s->lo_open ? x > s->lo : x >= s->lo) && (s->hi_open ? x < s->hi : x <= s->hi);
+}
+
+/* Parse arg as s says into st: true, or false when the value is bad. */
+static bool parse_value(const opt_spec *s, const char *arg, parse_state *st)
+{
+    void *dst = (char *)st + s->at;
+    int64_t n;
+    double x;
+    int k;
+    switch (s->kind) {
+    case ARG_NAME:
+        if ((k = lookup(s->names, arg)) < 0)
+            return false;
+        store_int(dst, s->size, k);
+        return true;
+    case ARG_INT:
+        if (!parse_int64(arg, s->ilo, s->ihi, &n))
+            return false;
+        store_int(dst, s->size, n);
+        return true;
+    case ARG_UINT:
+        return parse_uint64(arg, dst);
+    case ARG_DOUBLE:
+        if (!parse_double(arg, &x) || !in_range(s, x))
+            return false;
+        *(double *)dst = x;
+        return true;
+    case ARG_LIST:
+        if ((k = parse_list(arg, dst, (int)s->ihi)) < s->ilo)
+            return false;
+        if (s->count_at)
+            *(int *)((char *)st + s->count_at) = k;
+        return true;
+    case ARG_STRING:
+        if (s->ilo && !*arg)
+            return false;
+        *(const char **)dst = arg;
+        return true;
+    case ARG_FLAG:
+        store_int(dst, s->size, s->ilo);
+        return true;
+    case ARG_HELP:
+        break;
+    }
+    return true;
+}
+
+/* getopt_long's tables from specs: a long option's value is SPEC_BASE + its index. */
+static void getopt_tables(struct option *longs, char *shorts)
+{
+    char *p = shorts;
+    *p++ = ':'; /* report a missing value as ':' */
+    for (int i = 0; i < NSPECS; i++) {
+        bool value = specs[i].kind != ARG_FLAG && specs[i].kind != ARG_HELP;
+        longs[i] = (struct option){specs[i].name, value ? required_argument : no_argument,
+                                   NULL, SPEC_BASE + i};
+        if (specs[i].letter) {
+            *p++ = specs[i].letter;
+            if (value)
+                *p++ = ':';
+        }
+    }
+    longs[NSPECS] = (struct option){NULL, 0, NULL, 0};
+    *p = '\0';
+}
+
+static const opt_spec *find_spec(int c)
+{
+    if (c >= SPEC_BASE && c < SPEC_BASE + NSPECS)
+        return &specs[c - SPEC_BASE];
+    for (int i = 0; i < NSPECS; i++)
+        if (specs[i].letter && specs[i].letter == c)
+            return &specs[i];
+    return NULL;
+}
 
 /* The option's name as the user typed it, for messages. */
 static const char *option_name(int c, int long_index)
 {
     static char buf[40];
     if (long_index >= 0)
-        snprintf(buf, sizeof buf, "--%s", long_options[long_index].name);
+        snprintf(buf, sizeof buf, "--%s", specs[long_index].name);
     else
         snprintf(buf, sizeof buf, "-%c", c);
     return buf;
 }
 
-int train_parse_args(int argc, char **argv, train_opts *o)
+static int bad_value(const opt_spec *s, const char *name, const char *arg)
 {
-    *o = (train_opts){
-        .model = MODEL_MLP,
-        .hidden = {512, 256},
-        .nhidden = 2,
-        .channels = {32, 64},
-        .fc = 128,
-        .optimizer = OPT_ADAM,
-        .lr = NAN,           /* the optimizer's */
-        .momentum = 0.9,
-        .weight_decay = NAN, /* the optimizer's */
-        .clip = 0,
-        .dropout = NAN,      /* the model's */
-        .label_smoothing = 0,
-        .schedule = SCHED_COSINE,
-        .warmup = 1,
-        .gamma = NAN,        /* the schedule's */
-        .step_epochs = 0,    /* epochs / 3 */
-        .init = INIT_DEFAULT,
-        .norm = (norm_kind)-1,
-        .activation = ACT_RELU,
-        .standardize = CG_STANDARDIZE_GLOBAL,
-        .batch_size = 128,
-        .epochs = 0,
-        .patience = 5,
-        .threads = 0,
-        .seed = 1,
-        .val_size = -1,
-        .progress = PROGRESS_AUTO,
-    };
-    int augment = -1;
-    optind = 1;
-    opterr = 0; /* our own messages */
-    for (;;) {
-        int long_index = -1;
-        int c = getopt_long(argc, argv, ":m:O:l:s:b:e:o:j:h", long_options, &long_index);
-        if (c == -1)
-            break;
-        const char *name = option_name(c, long_index);
-        int64_t n;
-        double x;
-        int k;
-        switch (c) {
-        case 'h':
-            usage(stdout);
-            return 1;
-        case ':':
-            return usage_error("option %s needs a value", argv[optind - 1]);
-        case '?':
-            if (optopt)
-                return usage_error("unknown option -%c", optopt);
-            return usage_error("unknown option %s", argv[optind - 1]);
-        case 'm':
-            if ((k = lookup(model_names, optarg)) < 0)
-                return usage_error("unknown model '%s' (mlp or cnn)", optarg);
-            o->model = (model_kind)k;
-            break;
-        case OPT_HIDDEN:
-            if ((o->nhidden = parse_list(optarg, o->hidden, TRAIN_MAX_HIDDEN)) < 0)
-                return usage_error("%s wants 1 to %d widths in [1, 65536] separated by commas, "
-                                   "not '%s'", name, TRAIN_MAX_HIDDEN, optarg);
-            break;
-        case OPT_CHANNELS:
-            if (parse_list(optarg, o->channels, 2) != 2)
-                return usage_error("%s wants two channel counts like 32,64, not '%s'", name,
-                                   optarg);
-            break;
-        case OPT_FC:
-            if (!parse_int64(optarg, 1, 65536, &n))
-                return usage_error("%s wants a width in [1, 65536], not '%s'", name, optarg);
-            o->fc = (int)n;
-            break;
-        case OPT_ACTIVATION:
-            if ((k = lookup(act_names, optarg)) < 0)
-                return usage_error("unknown activation '%s'", optarg);
-            o->activation = (act_kind)k;
-            break;
-        case OPT_NORM:
-            if ((k = lookup(norm_names, optarg)) < 0)
-                return usage_error("unknown normalization '%s'", optarg);
-            o->norm = (norm_kind)k;
-            break;
-        case OPT_DROPOUT:
-            if (!parse_double(optarg, &x) || x < 0 || x >= 1)
-                return usage_error("%s wants a probability in [0, 1), not '%s'", name, optarg);
-            o->dropout = x;
-            break;
-        case OPT_INIT:
-            if ((k = lookup(init_names, optarg)) < 0)
-                return usage_error("unknown initializer '%s'", optarg);
-            o->init = (init_kind)k;
-            break;
-        case 'O':
-            if ((k = lookup(optim_names, optarg)) < 0)
-                return usage_error("unknown optimizer '%s'", optarg);
-            o->optimizer = (optim_kind)k;
-            break;
-        case 'l':
-            if (!parse_double(optarg, &x) || x <= 0)
-                return usage_error("%s wants a learning rate > 0, not '%s'", name, optarg);
-            o->lr = x;
-            break;
-        case OPT_MOMENTUM:
-            if (!parse_double(optarg, &x) || x < 0 || x >= 1)
-                return usage_error("%s wants a value in [0, 1), not '%s'", name, optarg);
-            o->momentum = x;
-            break;
-        case OPT_WEIGHT_DECAY:
-            if (!parse_double(optarg, &x) || x < 0)
-                return usage_error("%s wants a value >= 0, not '%s'", name, optarg);
-            o->weight_decay = x;
-            break;
-        case OPT_CLIP:
-            if (!parse_double(optarg, &x) || x < 0)
-                return usage_error("%s wants a norm >= 0 (0: off), not '%s'", name, optarg);
-            o->clip = x;
-            break;
-        case OPT_LABEL_SMOOTHING:
-            if (!parse_double(optarg, &x) || x < 0 || x >= 1)
-                return usage_error("%s wants a value in [0, 1), not '%s'", name, optarg);
-            o->label_smoothing = x;
-            break;
-        case 's':
-            if ((k = lookup(sched_names, optarg)) < 0)
-                return usage_error("unknown schedule '%s'", optarg);
-            o->schedule = (sched_kind)k;
-            break;
-        case OPT_WARMUP:
-            if (!parse_double(optarg, &x) || x < 0 || x > 1e6)
-                return usage_error("%s wants epochs >= 0, not '%s'", name, optarg);
-            o->warmup = x;
-            break;
-        case OPT_GAMMA:
-            if (!parse_double(optarg, &x) || x <= 0 || x > 1)
-                return usage_error("%s wants a factor in (0, 1], not '%s'", name, optarg);
-            o->gamma = x;
-            break;
-        case OPT_STEP_EPOCHS:
-            if (!parse_int64(optarg, 1, 1000000, &n))
-                return usage_error("%s wants epochs >= 1, not '%s'", name, optarg);
-            o->step_epochs = (int)n;
-            break;
-        case 'b':
-            if (!parse_int64(optarg, 1, 1 << 20, &n))
-                return usage_error("%s wants a batch size in [1, 1048576], not '%s'", name,
-                                   optarg);
-            o->batch_size = n;
-            break;
-        case 'e':
-            if (!parse_int64(optarg, 1, 1000000, &n))
-                return usage_error("%s wants epochs >= 1, not '%s'", name, optarg);
-            o->epochs = (int)n;
-            break;
-        case OPT_PATIENCE:
-            if (!parse_int64(optarg, 0, 1000000, &n))
-                return usage_error("%s wants epochs >= 0 (0: never stop early), not '%s'", name,
-                                   optarg);
-            o->patience = (int)n;
-            break;
-        case OPT_DATA:
-            o->data = optarg;
-            break;
-        case OPT_VAL_SIZE:
-            if (!parse_int64(optarg, 0, INT64_MAX, &n))
-                return usage_error("%s wants a sample count >= 0, not '%s'", name, optarg);
-            o->val_size = n;
-            break;
-        case OPT_STANDARDIZE:
-            if ((k = lookup(standardize_names, optarg)) < 0)
-                return usage_error("%s wants global or feature, not '%s'", name, optarg);
-            o->standardize = (cg_standardize_mode)k;
-            break;
-        case OPT_AUGMENT:
-            augment = 1;
-            break;
-        case OPT_NO_AUGMENT:
-            augment = 0;
-            break;
-        case OPT_LIMIT_TRAIN:
-        case OPT_LIMIT_TEST:
-            if (!parse_int64(optarg, 1, INT64_MAX, &n))
-                return usage_error("%s wants a sample count >= 1, not '%s'", name, optarg);
-            *(c == OPT_LIMIT_TRAIN ? &o->limit_train : &o->limit_test) = n;
-            break;
-        case 'o':
-            if (!*optarg)
-                return usage_error("%s wants a folder", name);
-            o->out = optarg;
-            break;
-        case 'j':
-            if (!parse_int64(optarg, 0, 4096, &n))
-                return usage_error("%s wants a thread count in [0, 4096], not '%s'", name, optarg);
-            o->threads = (int)n;
-            break;
-        case OPT_SEED: {
-            char *end;
-            errno = 0;
-            unsigned long long v = strtoull(optarg, &end, 10);
-            if (end == optarg || *end || errno || optarg[0] == '-')
-                return usage_error("%s wants an unsigned integer, not '%s'", name, optarg);
-            o->seed = (uint64_t)v;
-            break;
-        }
-        case OPT_RESUME:
-            o->resume = optarg;
-            break;
-        case OPT_STOP_AFTER:
-            if (!parse_int64(optarg, 1, INT64_MAX, &n))
-                return usage_error("%s wants a step >= 1, not '%s'", name, optarg);
-            o->stop_after_steps = n;
-            break;
-        case OPT_PROGRESS:
-            if ((k = lookup(progress_names, optarg)) < 0)
-                return usage_error("%s wants auto, bar, lines or none, not '%s'", name, optarg);
-            o->progress = (progress_kind)k;
-            break;
-        case OPT_NO_PLOT:
-            o->no_plot = true;
-            break;
-        default:
-            return usage_error("unknown option %s", argv[optind - 1]);
-        }
-    }
-    if (optind < argc)
-        return usage_error("unexpected argument '%s'", argv[optind]);
+    if (s->unknown)
+        return usage_error(s->unknown, arg);
+    if (s->kind == ARG_STRING)
+        return usage_error("%s wants %s", name, s->wants);
+    return usage_error("%s wants %s, not '%s'", name, s->wants, arg);
+}
 
-    /* Defaults that depend on other choices. */
+/* Defaults that depend on other choices, and the checks across options. */
+static int finish(train_opts *o, int augment)
+{
     const model_defaults *d = &defaults_of[o->model];
     if (o->epochs == 0)
         o->epochs = d->epochs;
@@ -494,6 +431,74 @@ int train_parse_args(int argc, char **argv, train_opts *o)
         return usage_error("--val-size %" PRId64 " leaves no training samples out of "
                            "--limit-train %" PRId64, o->val_size, o->limit_train);
     return 0;
+}
+
+static const train_opts DEFAULTS = {
+    .model = MODEL_MLP,
+    .hidden = {512, 256},
+    .nhidden = 2,
+    .channels = {32, 64},
+    .fc = 128,
+    .optimizer = OPT_ADAM,
+    .lr = NAN,           /* the optimizer's */
+    .momentum = 0.9,
+    .weight_decay = NAN, /* the optimizer's */
+    .clip = 0,
+    .dropout = NAN,      /* the model's */
+    .label_smoothing = 0,
+    .schedule = SCHED_COSINE,
+    .warmup = 1,
+    .gamma = NAN,        /* the schedule's */
+    .step_epochs = 0,    /* epochs / 3 */
+    .init = INIT_DEFAULT,
+    .norm = (norm_kind)-1, /* the model's */
+    .activation = ACT_RELU,
+    .standardize = CG_STANDARDIZE_GLOBAL,
+    .batch_size = 128,
+    .epochs = 0,         /* the model's */
+    .patience = 5,
+    .threads = 0,
+    .seed = 1,
+    .val_size = -1,      /* 5000, or a tenth of --limit-train */
+    .progress = PROGRESS_AUTO,
+};
+
+int train_parse_args(int argc, char **argv, train_opts *o)
+{
+    parse_state st = {.o = DEFAULTS, .augment = -1};
+    struct option longs[NSPECS + 1];
+    char shorts[2 * NSPECS + 2];
+    getopt_tables(longs, shorts);
+    *o = st.o;
+    optind = 1;
+    opterr = 0; /* our own messages */
+    for (;;) {
+        int long_index = -1;
+        int c = getopt_long(argc, argv, shorts, longs, &long_index);
+        if (c == -1)
+            break;
+        if (c == ':')
+            return usage_error("option %s needs a value", argv[optind - 1]);
+        /* '?': an unknown option, or a value given to one that takes none (--no-plot=1),
+         * when getopt sets optopt to that option's value */
+        if (c == '?' && find_spec(optopt))
+            return usage_error("option --%s takes no value", find_spec(optopt)->name);
+        if (c == '?' && optopt)
+            return usage_error("unknown option -%c", optopt);
+        const opt_spec *s = find_spec(c);
+        if (!s)
+            return usage_error("unknown option %s", argv[optind - 1]);
+        if (s->kind == ARG_HELP) {
+            usage(stdout);
+            return 1;
+        }
+        if (!parse_value(s, optarg, &st))
+            return bad_value(s, option_name(c, long_index), optarg);
+    }
+    if (optind < argc)
+        return usage_error("unexpected argument '%s'", argv[optind]);
+    *o = st.o;
+    return finish(o, st.augment);
 }
 
 /* ---- the settings a checkpoint records ---- */
