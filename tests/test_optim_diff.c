@@ -1,8 +1,9 @@
 /*
  * The differentiable mode of every optimizer:
  *  - fused and differentiable modes give the same trajectory (f64: 25 steps to 1e-12
- *    relative; f32: the fused kernel computes in double, the ops in float, so 5 steps to
- *    1e-4 relative),
+ *    relative; f32: the fused kernel computes in double, or for SGD and Adam(W) in float
+ *    with PyTorch's fused multiply-adds, the ops in float without them, so 5 steps to 1e-4
+ *    relative),
  *  - hypergradients: d(loss after 8 unrolled steps) / d(every hyperparameter that enters
  *    the update, and every element of the initial parameters) by cg_grad through
  *    cg_optim_diff_step, against central finite differences of the fused mode in f64,

@@ -321,9 +321,13 @@ CG_API void cg_early_stopping_free(cg_early_stopping *es);
  * Parameters are leaf tensors (f32 or f64, contiguous) that the caller owns and keeps alive
  * while the optimizer exists; the optimizer never frees them. cg_optim_step reads each
  * parameter's accumulated gradient (cg_tensor_grad) and updates the parameter in place with
- * a fused kernel (one pass over the elements, computed in double precision and stored in the
- * parameter's dtype; OpenMP above the library's threshold; no allocation after
- * construction). Parameters without a gradient are skipped, as in PyTorch.
+ * a fused kernel (one pass over the elements; OpenMP above the library's threshold, with
+ * results that do not depend on the thread count; no allocation after construction). f64
+ * parameters are computed in double. f32 parameters of SGD (PyTorch's momentum form), Adam
+ * and AdamW are computed in float with PyTorch's operations (its fused multiply-adds
+ * included), so their steps equal torch.optim's on a CPU bit for bit; those of the other
+ * algorithms in double, rounded to f32 once per step. Parameters without a gradient are
+ * skipped, as in PyTorch.
  *
  * An optimizer owns its state (moment buffers shaped like the parameters, step counts,
  * L-BFGS history), allocated once at construction, and its hyperparameters, held as 0-d f64

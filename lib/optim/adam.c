@@ -30,6 +30,7 @@ static double next_step(cg__opt_param *pp)
 
 /* max as torch.maximum: NaN wins. */
 static inline double nan_max(double a, double b) { return a < b || isnan(b) ? b : a; }
+static inline float nan_maxf(float a, float b) { return a < b || isnan(b) ? b : a; }
 
 /* ================= Adam and AdamW ================= */
 
@@ -62,25 +63,124 @@ typedef struct adam_coef {
     bool amsgrad, maximize, decoupled;
 } adam_coef;
 
-static void adam_kernel(const void *cv, int64_t i0, int64_t n, double *p, const double *g,
-                        double *const *b)
+/* How weight decay enters: not at all, as L2 (d += wd p) or decoupled (p *= 1 - lr wd). */
+typedef enum { WD_NONE, WD_L2, WD_DECOUPLED } wd_mode;
+
+static wd_mode adam_wd_mode(const adam_coef *c)
+{
+    return c->decoupled ? WD_DECOUPLED : c->wd != 0 ? WD_L2 : WD_NONE;
+}
+
+/* The f64 update, each flag a constant where the caller passes one. */
+CG__OPT_INLINE void adam_f64_loop(const adam_coef *c, int64_t n, double *restrict p,
+                                  const double *restrict g, double *restrict m,
+                                  double *restrict v, double *restrict vmax, bool maximize,
+                                  wd_mode wdm, bool amsgrad)
+{
+    const double b1 = c->b1, b2 = c->b2, wd = c->wd, decay = c->decay, eps = c->eps;
+    const double bc2_sqrt = c->bc2_sqrt, neg_step = -c->step_size;
+    for (int64_t k = 0; k < n; k++) {
+        double d = maximize ? -g[k] : g[k], pk = p[k];
+        if (wdm == WD_DECOUPLED)
+            pk = pk * decay;
+        else if (wdm == WD_L2)
+            d = d + wd * pk;
+        double mk = m[k] * b1 + (1 - b1) * d;
+        double vk = v[k] * b2 + (1 - b2) * (d * d);
+        m[k] = mk;
+        v[k] = vk;
+        if (amsgrad)
+            vk = vmax[k] = nan_max(vmax[k], vk);
+        double denom = sqrt(vk) / bc2_sqrt + eps;
+        p[k] = pk + neg_step * mk / denom;
+    }
+}
+
+/* The common cases (no maximize) get a loop each, amsgrad and the weight decay constant. */
+CG__OPT_INLINE void adam_f64_wd(const adam_coef *c, int64_t n, double *p, const double *g,
+                                double *const *b, bool amsgrad)
+{
+    double *vmax = amsgrad ? b[2] : NULL;
+    switch (adam_wd_mode(c)) {
+    case WD_NONE: adam_f64_loop(c, n, p, g, b[0], b[1], vmax, false, WD_NONE, amsgrad); break;
+    case WD_L2: adam_f64_loop(c, n, p, g, b[0], b[1], vmax, false, WD_L2, amsgrad); break;
+    case WD_DECOUPLED:
+        adam_f64_loop(c, n, p, g, b[0], b[1], vmax, false, WD_DECOUPLED, amsgrad);
+        break;
+    }
+}
+
+static void adam_f64(const void *cv, int64_t i0, int64_t n, double *p, const double *g,
+                     double *const *b)
 {
     const adam_coef *c = cv;
-    double *m = b[0], *v = b[1], *vmax = c->amsgrad ? b[2] : NULL;
+    if (c->maximize)
+        adam_f64_loop(c, n, p, g, b[0], b[1], c->amsgrad ? b[2] : NULL, true, adam_wd_mode(c),
+                      c->amsgrad);
+    else if (c->amsgrad)
+        adam_f64_wd(c, n, p, g, b, true);
+    else
+        adam_f64_wd(c, n, p, g, b, false);
+}
+
+/*
+ * The f32 update in float, as PyTorch 1.13's _single_tensor_adam(w) runs on a CPU: each
+ * scalar rounded to float; grad.add(param, alpha=wd), exp_avg.add_(grad, alpha=1 - b1) and
+ * addcmul_ (fma(value t1, t2, self)) are fused multiply-adds in its vector kernels and in
+ * their scalar tails alike; the division by sqrt(bias_correction2) is a division, and
+ * addcdiv_ is self + (value t1) / t2. Checked element by element against torch.
+ */
+CG__OPT_INLINE void adam_f32_loop(const adam_coef *c, int64_t n, float *restrict p,
+                                  const float *restrict g, float *restrict m,
+                                  float *restrict v, float *restrict vmax, bool maximize,
+                                  wd_mode wdm, bool amsgrad)
+{
+    const float b1 = (float)c->b1, b2 = (float)c->b2, one_b1 = (float)(1 - c->b1);
+    const float one_b2 = (float)(1 - c->b2), wd = (float)c->wd, decay = (float)c->decay;
+    const float eps = (float)c->eps, bc2_sqrt = (float)c->bc2_sqrt;
+    const float neg_step = (float)-c->step_size;
     for (int64_t k = 0; k < n; k++) {
-        double d = c->maximize ? -g[k] : g[k];
-        if (c->decoupled)
-            p[k] = p[k] * c->decay;
-        else if (c->wd != 0)
-            d = d + c->wd * p[k];
-        m[k] = m[k] * c->b1 + (1 - c->b1) * d;
-        v[k] = v[k] * c->b2 + (1 - c->b2) * (d * d);
-        double vv = v[k];
-        if (vmax)
-            vv = vmax[k] = nan_max(vmax[k], v[k]);
-        double denom = sqrt(vv) / c->bc2_sqrt + c->eps;
-        p[k] = p[k] + -c->step_size * m[k] / denom;
+        float d = maximize ? -g[k] : g[k], pk = p[k];
+        if (wdm == WD_DECOUPLED)
+            pk = pk * decay;
+        else if (wdm == WD_L2)
+            d = fmaf(pk, wd, d);
+        float mk = fmaf(d, one_b1, m[k] * b1);
+        float vk = fmaf(one_b2 * d, d, v[k] * b2);
+        m[k] = mk;
+        v[k] = vk;
+        if (amsgrad)
+            vk = vmax[k] = nan_maxf(vmax[k], vk);
+        float denom = sqrtf(vk) / bc2_sqrt + eps;
+        p[k] = pk + neg_step * mk / denom;
     }
+}
+
+/* The common cases (no maximize) get a loop each, amsgrad and the weight decay constant. */
+CG__OPT_INLINE void adam_f32_wd(const adam_coef *c, int64_t n, float *p, const float *g,
+                                float *const *b, bool amsgrad)
+{
+    float *vmax = amsgrad ? b[2] : NULL;
+    switch (adam_wd_mode(c)) {
+    case WD_NONE: adam_f32_loop(c, n, p, g, b[0], b[1], vmax, false, WD_NONE, amsgrad); break;
+    case WD_L2: adam_f32_loop(c, n, p, g, b[0], b[1], vmax, false, WD_L2, amsgrad); break;
+    case WD_DECOUPLED:
+        adam_f32_loop(c, n, p, g, b[0], b[1], vmax, false, WD_DECOUPLED, amsgrad);
+        break;
+    }
+}
+
+static void adam_f32(const void *cv, int64_t i0, int64_t n, float *p, const float *g,
+                     float *const *b)
+{
+    const adam_coef *c = cv;
+    if (c->maximize)
+        adam_f32_loop(c, n, p, g, b[0], b[1], c->amsgrad ? b[2] : NULL, true, adam_wd_mode(c),
+                      c->amsgrad);
+    else if (c->amsgrad)
+        adam_f32_wd(c, n, p, g, b, true);
+    else
+        adam_f32_wd(c, n, p, g, b, false);
 }
 
 static cg_status adam_fused(cg_optimizer *opt, cg__opt_param *pp, const cg_tensor *grad)
@@ -92,7 +192,8 @@ static cg_status adam_fused(cg_optimizer *opt, cg__opt_param *pp, const cg_tenso
                    sqrt(1 - pow(b2, step)), opt->o.adam.amsgrad, opt->o.adam.maximize,
                    opt->algo == &cg__algo_adamw};
     static const int bufs[] = {EXP_AVG, EXP_AVG_SQ, MAX_EXP_AVG_SQ};
-    cg__opt_apply(pp, grad, bufs, c.amsgrad ? 3 : 2, adam_kernel, &c, 12);
+    static const cg__opt_kernels kernels = {adam_f64, adam_f32};
+    cg__opt_apply(pp, grad, bufs, c.amsgrad ? 3 : 2, kernels, &c, 12);
     return CG_OK;
 }
 
@@ -209,7 +310,7 @@ static cg_status adamax_fused(cg_optimizer *opt, cg__opt_param *pp, const cg_ten
     adamax_coef c = {b1, cg__hv(opt, gi, BETA2), cg__hv(opt, gi, EPS), cg__hv(opt, gi, WD),
                      cg__hv(opt, gi, LR) / (1 - pow(b1, step)), opt->o.adamax.maximize};
     static const int bufs[] = {EXP_AVG, EXP_INF};
-    cg__opt_apply(pp, grad, bufs, 2, adamax_kernel, &c, 8);
+    cg__opt_apply(pp, grad, bufs, 2, (cg__opt_kernels){adamax_kernel, NULL}, &c, 8);
     return CG_OK;
 }
 
@@ -307,7 +408,7 @@ static cg_status nadam_fused(cg_optimizer *opt, cg__opt_param *pp, const cg_tens
     nadam_coef c = {b1, b2, cg__hv(opt, gi, EPS), cg__hv(opt, gi, WD), 1 - pow(b2, step),
                     -lr * (1. - mu) / (1. - prod), -lr * mu_next / (1. - prod_next)};
     static const int bufs[] = {N_EXP_AVG, N_EXP_AVG_SQ};
-    cg__opt_apply(pp, grad, bufs, 2, nadam_kernel, &c, 12);
+    cg__opt_apply(pp, grad, bufs, 2, (cg__opt_kernels){nadam_kernel, NULL}, &c, 12);
     return CG_OK;
 }
 
@@ -416,7 +517,7 @@ static cg_status radam_fused(cg_optimizer *opt, cg__opt_param *pp, const cg_tens
         c.rect = sqrt((rho_t - 4) * (rho_t - 2) * rho_inf /
                       ((rho_inf - 4) * (rho_inf - 2) * rho_t));
     static const int bufs[] = {EXP_AVG, EXP_AVG_SQ};
-    cg__opt_apply(pp, grad, bufs, 2, radam_kernel, &c, 12);
+    cg__opt_apply(pp, grad, bufs, 2, (cg__opt_kernels){radam_kernel, NULL}, &c, 12);
     return CG_OK;
 }
 

@@ -59,7 +59,7 @@ static cg_status adagrad_fused(cg_optimizer *opt, cg__opt_param *pp, const cg_te
     adagrad_coef c = {lr / (1 + (step - 1) * decay), cg__hv(opt, gi, AG_WD),
                       cg__hv(opt, gi, AG_EPS), opt->o.adagrad.maximize};
     static const int bufs[] = {AG_SUM};
-    cg__opt_apply(pp, grad, bufs, 1, adagrad_kernel, &c, 8);
+    cg__opt_apply(pp, grad, bufs, 1, (cg__opt_kernels){adagrad_kernel, NULL}, &c, 8);
     return CG_OK;
 }
 
@@ -193,7 +193,7 @@ static cg_status rmsprop_fused(cg_optimizer *opt, cg__opt_param *pp, const cg_te
         bufs[nbuf++] = iavg;
     }
     cg__sv_set(pp->slot[CG__SLOT_STEP], cg__sv(pp->slot[CG__SLOT_STEP]) + 1);
-    cg__opt_apply(pp, grad, bufs, nbuf, rmsprop_kernel, &c, 8);
+    cg__opt_apply(pp, grad, bufs, nbuf, (cg__opt_kernels){rmsprop_kernel, NULL}, &c, 8);
     return CG_OK;
 }
 
@@ -303,7 +303,7 @@ static cg_status adadelta_fused(cg_optimizer *opt, cg__opt_param *pp, const cg_t
                        cg__hv(opt, gi, AD_WD), opt->o.adadelta.maximize};
     static const int bufs[] = {AD_SQ, AD_ACC};
     cg__sv_set(pp->slot[CG__SLOT_STEP], cg__sv(pp->slot[CG__SLOT_STEP]) + 1);
-    cg__opt_apply(pp, grad, bufs, 2, adadelta_kernel, &c, 12);
+    cg__opt_apply(pp, grad, bufs, 2, (cg__opt_kernels){adadelta_kernel, NULL}, &c, 12);
     return CG_OK;
 }
 

@@ -76,7 +76,7 @@ static cg_status noisy_fused(cg_optimizer *opt, cg__opt_param *pp, const cg_tens
                     opt->o.noisy.seed, (uint64_t)offset};
     cg__sv_set(pp->slot[CG__SLOT_STEP], k + 1);
     cg__sv_set(opt->global[0], offset + (double)cg_tensor_numel(pp->p));
-    cg__opt_apply(pp, grad, NULL, 0, noisy_kernel, &c, 40);
+    cg__opt_apply(pp, grad, NULL, 0, (cg__opt_kernels){noisy_kernel, NULL}, &c, 40);
     return CG_OK;
 }
 

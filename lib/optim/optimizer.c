@@ -572,76 +572,95 @@ cg_status cg_optim_step_closure(cg_optimizer *opt, cg_closure_fn fn, void *ctx, 
 
 /* ================= the fused elementwise driver ================= */
 
-/* Elements per task: f64 updates in place, f32 goes through stack chunks of doubles. */
-enum { CHUNK_F64 = 4096, CHUNK_F32 = 256 };
+/* f32 parameters of an algorithm without a float kernel go through stack chunks of doubles. */
+enum { CHUNK_STAGED = 256, SPLIT_ALIGN = 64 };
 
-static void run_f64(cg__opt_param *pp, const cg_tensor *grad, cg_tensor *const *bt, int nbuf,
-                    cg__opt_kernel kernel, const void *coef, int64_t n, int threads)
-{
-    double *p = cg_tensor_data(pp->p);
-    const double *g = cg_tensor_data(grad);
-    double *b[CG__OPT_MAX_BUFS];
-    for (int j = 0; j < nbuf; j++)
-        b[j] = cg_tensor_data(bt[j]);
-    int64_t nchunks = (n + CHUNK_F64 - 1) / CHUNK_F64;
-#pragma omp parallel for if (threads > 1) num_threads(threads) schedule(static)
-    for (int64_t c = 0; c < nchunks; c++) {
-        int64_t i0 = c * CHUNK_F64, m = n - i0 < CHUNK_F64 ? n - i0 : CHUNK_F64;
-        double *bc[CG__OPT_MAX_BUFS];
-        for (int j = 0; j < nbuf; j++)
-            bc[j] = b[j] + i0;
-        kernel(coef, i0, m, p + i0, g + i0, bc);
-    }
-}
+typedef struct apply_job {
+    cg__opt_param *pp;
+    const cg_tensor *grad;
+    cg_tensor *bt[CG__OPT_MAX_BUFS];
+    int nbuf;
+    cg__opt_kernels k;
+    const void *coef;
+} apply_job;
 
-static void run_f32(cg__opt_param *pp, const cg_tensor *grad, cg_tensor *const *bt, int nbuf,
-                    cg__opt_kernel kernel, const void *coef, int64_t n, int threads)
+/* The f32 parameter's elements [lo, hi) converted to double, updated, rounded back once. */
+static void run_staged(const apply_job *j, int64_t lo, int64_t hi)
 {
-    float *p = cg_tensor_data(pp->p);
-    const float *g = cg_tensor_data(grad);
-    float *b[CG__OPT_MAX_BUFS];
-    for (int j = 0; j < nbuf; j++)
-        b[j] = cg_tensor_data(bt[j]);
-    int64_t nchunks = (n + CHUNK_F32 - 1) / CHUNK_F32;
-#pragma omp parallel for if (threads > 1) num_threads(threads) schedule(static)
-    for (int64_t c = 0; c < nchunks; c++) {
-        int64_t i0 = c * CHUNK_F32, m = n - i0 < CHUNK_F32 ? n - i0 : CHUNK_F32;
-        double dp[CHUNK_F32], dg[CHUNK_F32], db[CG__OPT_MAX_BUFS][CHUNK_F32];
+    float *p = cg_tensor_data(j->pp->p);
+    const float *g = cg_tensor_data(j->grad);
+    for (int64_t i0 = lo; i0 < hi; i0 += CHUNK_STAGED) {
+        int64_t m = hi - i0 < CHUNK_STAGED ? hi - i0 : CHUNK_STAGED;
+        double dp[CHUNK_STAGED], dg[CHUNK_STAGED], db[CG__OPT_MAX_BUFS][CHUNK_STAGED];
         double *bc[CG__OPT_MAX_BUFS];
+        float *b[CG__OPT_MAX_BUFS];
         for (int64_t k = 0; k < m; k++) {
             dp[k] = p[i0 + k];
             dg[k] = g[i0 + k];
         }
-        for (int j = 0; j < nbuf; j++) {
-            bc[j] = db[j];
+        for (int jb = 0; jb < j->nbuf; jb++) {
+            b[jb] = (float *)cg_tensor_data(j->bt[jb]) + i0;
+            bc[jb] = db[jb];
             for (int64_t k = 0; k < m; k++)
-                db[j][k] = b[j][i0 + k];
+                db[jb][k] = b[jb][k];
         }
-        kernel(coef, i0, m, dp, dg, bc);
+        j->k.f64(j->coef, i0, m, dp, dg, bc);
         for (int64_t k = 0; k < m; k++)
             p[i0 + k] = (float)dp[k];
-        for (int j = 0; j < nbuf; j++)
+        for (int jb = 0; jb < j->nbuf; jb++)
             for (int64_t k = 0; k < m; k++)
-                b[j][i0 + k] = (float)db[j][k];
+                b[jb][k] = (float)db[jb][k];
+    }
+}
+
+/* Elements [lo, hi): in place with the kernel of the parameter's dtype. */
+static void run_range(const apply_job *j, int64_t lo, int64_t hi)
+{
+    const cg_tensor *p = j->pp->p;
+    if (p->dtype == CG_F64) {
+        double *b[CG__OPT_MAX_BUFS];
+        for (int jb = 0; jb < j->nbuf; jb++)
+            b[jb] = (double *)cg_tensor_data(j->bt[jb]) + lo;
+        j->k.f64(j->coef, lo, hi - lo, (double *)cg_tensor_data(p) + lo,
+                 (const double *)cg_tensor_data(j->grad) + lo, b);
+    } else if (j->k.f32) {
+        float *b[CG__OPT_MAX_BUFS];
+        for (int jb = 0; jb < j->nbuf; jb++)
+            b[jb] = (float *)cg_tensor_data(j->bt[jb]) + lo;
+        j->k.f32(j->coef, lo, hi - lo, (float *)cg_tensor_data(p) + lo,
+                 (const float *)cg_tensor_data(j->grad) + lo, b);
+    } else {
+        run_staged(j, lo, hi);
     }
 }
 
 void cg__opt_apply(cg__opt_param *pp, const cg_tensor *grad, const int *buf_slots, int nbuf,
-                   cg__opt_kernel kernel, const void *coef, int64_t work)
+                   cg__opt_kernels kernels, const void *coef, int64_t work)
 {
     assert(nbuf <= CG__OPT_MAX_BUFS);
-    cg_tensor *bt[CG__OPT_MAX_BUFS];
-    for (int j = 0; j < nbuf; j++)
-        bt[j] = pp->slot[buf_slots[j]];
+    apply_job j = {pp, grad, {NULL}, nbuf, kernels, coef};
+    for (int jb = 0; jb < nbuf; jb++)
+        j.bt[jb] = pp->slot[buf_slots[jb]];
     int64_t n = cg_tensor_numel(pp->p);
     int threads = cg__threads_for(n, work);
-    if (pp->p->dtype == CG_F64)
-        run_f64(pp, grad, bt, nbuf, kernel, coef, n, threads);
-    else
-        run_f32(pp, grad, bt, nbuf, kernel, coef, n, threads);
+    /* One thread: no OpenMP region (libgomp would allocate a team for it). Several: one
+     * range per thread, its bounds a function of n and the thread count only, though the
+     * kernels compute each element the same way wherever the bounds fall. */
+    if (threads <= 1) {
+        run_range(&j, 0, n);
+    } else {
+        int64_t per = (n + threads - 1) / threads;
+        per = (per + SPLIT_ALIGN - 1) / SPLIT_ALIGN * SPLIT_ALIGN;
+#pragma omp parallel for num_threads(threads) schedule(static)
+        for (int t = 0; t < threads; t++) {
+            int64_t lo = t * per, hi = lo + per < n ? lo + per : n;
+            if (lo < hi)
+                run_range(&j, lo, hi);
+        }
+    }
     cg__bump_version(pp->p);
-    for (int j = 0; j < nbuf; j++)
-        cg__bump_version(bt[j]);
+    for (int jb = 0; jb < nbuf; jb++)
+        cg__bump_version(j.bt[jb]);
 }
 
 /* ================= the differentiable step ================= */

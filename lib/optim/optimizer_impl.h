@@ -5,8 +5,9 @@
  * (sgd.c, adaptive.c, adam.c, rprop_asgd.c, lbfgs.c, noisy.c) holds its algorithms'
  * constructors, fused kernels and rules.
  *
- * Every algorithm is written twice on purpose: a fused in-place kernel over double arrays
- * for the normal mode, and a rule built from ops for the differentiable mode. Both follow
+ * Every algorithm is written twice on purpose: fused in-place kernels over the parameter's
+ * arrays for the normal mode (in double for f64, in float for f32 where the algorithm has a
+ * float kernel), and a rule built from ops for the differentiable mode. Both follow
  * PyTorch's order of operations, and the tests hold them to the same numbers.
  */
 #ifndef CG_OPTIMIZER_IMPL_H
@@ -170,16 +171,30 @@ static inline void cg__sv_set(cg_tensor *t, double v)
 
 /*
  * An elementwise update of n consecutive elements, the first being element i0 of the
- * parameter: p (in/out), g (in) and bufs[0..nbuf) (in/out) as double arrays. coef holds
- * the algorithm's per-step constants. Runs concurrently on disjoint ranges.
+ * parameter: p (in/out), g (in) and b[0..nbuf) (in/out), arrays of the parameter's dtype
+ * that do not overlap. coef holds the algorithm's per-step constants (in double; a float
+ * kernel rounds them to float as PyTorch's scalar arguments are). Runs concurrently on
+ * disjoint ranges, so an element's result must not depend on where its range starts.
  */
 typedef void (*cg__opt_kernel)(const void *coef, int64_t i0, int64_t n, double *p,
-                               const double *g, double *const *bufs);
-/* Run kernel over every element of p: in place for f64; for f32 through double chunks
- * rounded back once. bufs are the slots named by buf_slots[0..nbuf) of pp. Bumps the
- * versions of p and the buffers. work: rough cost per element, for the thread count. */
+                               const double *g, double *const *b);
+typedef void (*cg__opt_kernel_f32)(const void *coef, int64_t i0, int64_t n, float *p,
+                                   const float *g, float *const *b);
+/* An algorithm's kernels: f64 for f64 parameters, f32 (in float, PyTorch's order of
+ * operations) for f32 ones. Without f32, f32 parameters go through f64 in double chunks,
+ * rounded back to float once. */
+typedef struct cg__opt_kernels {
+    cg__opt_kernel f64;
+    cg__opt_kernel_f32 f32;
+} cg__opt_kernels;
+/* Run the kernel of p's dtype over every element of p, in place. bufs are the slots named
+ * by buf_slots[0..nbuf) of pp. Bumps the versions of p and the buffers. work: rough cost
+ * per element, for the thread count. */
 void cg__opt_apply(cg__opt_param *pp, const cg_tensor *grad, const int *buf_slots, int nbuf,
-                   cg__opt_kernel kernel, const void *coef, int64_t work);
+                   cg__opt_kernels kernels, const void *coef, int64_t work);
+
+/* Inlined into each caller, so a kernel's loops specialise on constant flags. */
+#define CG__OPT_INLINE static inline __attribute__((always_inline))
 
 /* ---- helpers of the differentiable rules (optimizer.c) ---- */
 

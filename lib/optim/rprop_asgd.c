@@ -68,7 +68,7 @@ static cg_status rprop_fused(cg_optimizer *opt, cg__opt_param *pp, const cg_tens
                     o->maximize, step == 0};
     cg__sv_set(pp->slot[CG__SLOT_STEP], step + 1);
     static const int bufs[] = {RP_PREV, RP_STEP_SIZE};
-    cg__opt_apply(pp, grad, bufs, 2, rprop_kernel, &c, 8);
+    cg__opt_apply(pp, grad, bufs, 2, (cg__opt_kernels){rprop_kernel, NULL}, &c, 8);
     return CG_OK;
 }
 
@@ -168,7 +168,7 @@ static cg_status asgd_fused(cg_optimizer *opt, cg__opt_param *pp, const cg_tenso
     asgd_coef c = {cg__sv(pp->slot[AS_ETA]), cg__sv(pp->slot[AS_MU]), lambd,
                    cg__hv(opt, gi, AS_WD), opt->o.asgd.maximize};
     static const int bufs[] = {AS_AX};
-    cg__opt_apply(pp, grad, bufs, 1, asgd_kernel, &c, 6);
+    cg__opt_apply(pp, grad, bufs, 1, (cg__opt_kernels){asgd_kernel, NULL}, &c, 6);
     double t0 = cg__hv(opt, gi, AS_T0);
     cg__sv_set(pp->slot[AS_ETA], lr / pow(1 + lambd * lr * step, cg__hv(opt, gi, AS_ALPHA)));
     cg__sv_set(pp->slot[AS_MU], 1 / fmax(1, step - t0));

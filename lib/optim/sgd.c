@@ -54,31 +54,119 @@ static inline double sgd_dp(const sgd_coef *c, double p, double g)
     return c->wd != 0 ? d + c->wd * p : d;
 }
 
-static void plain_kernel(const void *cv, int64_t i0, int64_t n, double *p, const double *g,
-                         double *const *b)
+/* The same in float: d_p.add(param, alpha=wd) is a fused multiply-add in PyTorch's add
+ * kernel (vector body and scalar tail alike). The flags are constants where the caller
+ * passes them. */
+CG__OPT_INLINE float sgd_dpf(float p, float g, bool maximize, bool l2, float wd)
 {
-    const sgd_coef *c = cv;
-    for (int64_t k = 0; k < n; k++)
-        p[k] = p[k] - c->lr * sgd_dp(c, p[k], g[k]);
+    float d = maximize ? -g : g;
+    return l2 ? fmaf(p, wd, d) : d;
 }
 
-/* buf = d on the first step, then buf = momentum buf + (1 - dampening) d. */
-static void torch_kernel(const void *cv, int64_t i0, int64_t n, double *p, const double *g,
-                         double *const *b)
+/* p = p - lr d */
+CG__OPT_INLINE void plain_f64_loop(const sgd_coef *c, int64_t n, double *restrict p,
+                                   const double *restrict g, bool maximize, bool l2)
 {
-    const sgd_coef *c = cv;
-    double *buf = b[0];
+    const double lr = c->lr, wd = c->wd;
     for (int64_t k = 0; k < n; k++) {
-        double d = sgd_dp(c, p[k], g[k]);
-        buf[k] = c->first ? d : buf[k] * c->momentum + (1 - c->dampening) * d;
-        d = c->nesterov ? d + c->momentum * buf[k] : buf[k];
-        p[k] = p[k] - c->lr * d;
+        double d = maximize ? -g[k] : g[k];
+        if (l2)
+            d = d + wd * p[k];
+        p[k] = p[k] - lr * d;
     }
 }
 
+static void plain_f64(const void *cv, int64_t i0, int64_t n, double *p, const double *g,
+                      double *const *b)
+{
+    const sgd_coef *c = cv;
+    if (c->maximize)
+        plain_f64_loop(c, n, p, g, true, c->wd != 0);
+    else if (c->wd != 0)
+        plain_f64_loop(c, n, p, g, false, true);
+    else
+        plain_f64_loop(c, n, p, g, false, false);
+}
+
+/* param.add_(d_p, alpha=-lr) */
+CG__OPT_INLINE void plain_f32_loop(const sgd_coef *c, int64_t n, float *restrict p,
+                                   const float *restrict g, bool maximize, bool l2)
+{
+    const float neg_lr = (float)-c->lr, wd = (float)c->wd;
+    for (int64_t k = 0; k < n; k++)
+        p[k] = fmaf(sgd_dpf(p[k], g[k], maximize, l2, wd), neg_lr, p[k]);
+}
+
+static void plain_f32(const void *cv, int64_t i0, int64_t n, float *p, const float *g,
+                      float *const *b)
+{
+    const sgd_coef *c = cv;
+    if (c->maximize)
+        plain_f32_loop(c, n, p, g, true, c->wd != 0);
+    else if (c->wd != 0)
+        plain_f32_loop(c, n, p, g, false, true);
+    else
+        plain_f32_loop(c, n, p, g, false, false);
+}
+
+/* buf = d on the first step, then buf = momentum buf + (1 - dampening) d. */
+CG__OPT_INLINE void torch_f64_loop(const sgd_coef *c, int64_t n, double *restrict p,
+                                   const double *restrict g, double *restrict buf, bool first,
+                                   bool nesterov)
+{
+    const double lr = c->lr, mom = c->momentum, keep = 1 - c->dampening;
+    for (int64_t k = 0; k < n; k++) {
+        double d = sgd_dp(c, p[k], g[k]);
+        double bk = buf[k] = first ? d : buf[k] * mom + keep * d;
+        d = nesterov ? d + mom * bk : bk;
+        p[k] = p[k] - lr * d;
+    }
+}
+
+static void torch_f64(const void *cv, int64_t i0, int64_t n, double *p, const double *g,
+                      double *const *b)
+{
+    const sgd_coef *c = cv;
+    if (c->first)
+        torch_f64_loop(c, n, p, g, b[0], true, c->nesterov);
+    else if (c->nesterov)
+        torch_f64_loop(c, n, p, g, b[0], false, true);
+    else
+        torch_f64_loop(c, n, p, g, b[0], false, false);
+}
+
+/* buf.mul_(momentum).add_(d_p, alpha=1 - dampening), d_p.add(buf, alpha=momentum) and
+ * param.add_(d_p, alpha=-lr): each add with alpha a fused multiply-add, as in PyTorch. */
+CG__OPT_INLINE void torch_f32_loop(const sgd_coef *c, int64_t n, float *restrict p,
+                                   const float *restrict g, float *restrict buf, bool first,
+                                   bool nesterov, bool maximize, bool l2)
+{
+    const float neg_lr = (float)-c->lr, mom = (float)c->momentum;
+    const float keep = (float)(1 - c->dampening), wd = (float)c->wd;
+    for (int64_t k = 0; k < n; k++) {
+        float d = sgd_dpf(p[k], g[k], maximize, l2, wd);
+        float bk = buf[k] = first ? d : fmaf(d, keep, buf[k] * mom);
+        d = nesterov ? fmaf(bk, mom, d) : bk;
+        p[k] = fmaf(d, neg_lr, p[k]);
+    }
+}
+
+static void torch_f32(const void *cv, int64_t i0, int64_t n, float *p, const float *g,
+                      float *const *b)
+{
+    const sgd_coef *c = cv;
+    bool l2 = c->wd != 0;
+    if (c->first || c->maximize || l2)
+        torch_f32_loop(c, n, p, g, b[0], c->first, c->nesterov, c->maximize, l2);
+    else if (c->nesterov)
+        torch_f32_loop(c, n, p, g, b[0], false, true, false, false);
+    else
+        torch_f32_loop(c, n, p, g, b[0], false, false, false, false);
+}
+
 /* u = momentum u - lr d, p = p + u. */
-static void velocity_kernel(const void *cv, int64_t i0, int64_t n, double *p, const double *g,
-                            double *const *b)
+static void velocity_f64(const void *cv, int64_t i0, int64_t n, double *p, const double *g,
+                         double *const *b)
 {
     const sgd_coef *c = cv;
     double *u = b[0];
@@ -89,8 +177,8 @@ static void velocity_kernel(const void *cv, int64_t i0, int64_t n, double *p, co
 }
 
 /* Delta = beta Delta + (1 - beta) d, p = p - lr Delta. */
-static void averaged_kernel(const void *cv, int64_t i0, int64_t n, double *p, const double *g,
-                            double *const *b)
+static void averaged_f64(const void *cv, int64_t i0, int64_t n, double *p, const double *g,
+                         double *const *b)
 {
     const sgd_coef *c = cv;
     double *delta = b[0];
@@ -116,10 +204,14 @@ static cg_status sgd_fused(cg_optimizer *opt, cg__opt_param *pp, const cg_tensor
     bool has_buf = opt->nslots > BUF;
     if (c.momentum != 0 && !has_buf)
         return no_buffer(opt);
-    static const cg__opt_kernel kernels[] = {torch_kernel, velocity_kernel, averaged_kernel};
+    static const cg__opt_kernels plain = {plain_f64, plain_f32};
+    /* The course forms have no PyTorch counterpart to follow in float: f32 goes through
+     * their double kernels. */
+    static const cg__opt_kernels kernels[] = {
+        {torch_f64, torch_f32}, {velocity_f64, NULL}, {averaged_f64, NULL}};
     static const int bufs[] = {BUF};
     cg__sv_set(pp->slot[CG__SLOT_STEP], step + 1);
-    cg__opt_apply(pp, grad, bufs, has_buf, has_buf ? kernels[o->form] : plain_kernel, &c, 4);
+    cg__opt_apply(pp, grad, bufs, has_buf, has_buf ? kernels[o->form] : plain, &c, 4);
     return CG_OK;
 }
 
