@@ -174,14 +174,38 @@ cg_tensor *cg_matmul(cg_tensor *a, cg_tensor *b)
     return out;
 }
 
+/* Whether a matrix operand is a transposed view: stored by columns, as the transpose of a
+ * row-major tensor is (cg_linear's weight). */
+static bool column_stored(const cg_tensor *t)
+{
+    return t->ndim == 2 && t->shape[0] > 1 && t->shape[1] > 1 && t->strides[0] == 1 &&
+           t->strides[1] >= t->shape[0];
+}
+
+/* The gradient x y of operand t, summed over the batch dimensions t was broadcast along.
+ * For a column-stored t it is computed as (y^T x^T)^T: the product then comes out in the
+ * storage order of the tensor t views, the transpose's rule hands that tensor a contiguous
+ * gradient, and its accumulation (W.grad += dW) walks memory in order instead of adding a
+ * transposed temporary, 12 times slower. The batch sum runs before the last transpose, on
+ * contiguous products. Both forms are made of ops, so create_graph records either. */
+static cg_tensor *grad_like(cg_tensor *x, cg_tensor *y, const cg_tensor *t)
+{
+    if (!column_stored(t))
+        return cg__sum_to_like(cg_matmul(x, y), t);
+    cg_tensor *p = cg_matmul(cg_transpose(y, -2, -1), cg_transpose(x, -2, -1));
+    if (p && p->ndim > 2)
+        p = cg_sum_to(p, 2, (int64_t[]){t->shape[1], t->shape[0]});
+    return cg_transpose(p, -2, -1);
+}
+
 /* dA = g B^T and dB = A^T g, with transposed views (no copies), summed over the batch
  * dimensions an operand was broadcast along. */
 cg_status cg__matmul_backward(const cg_node *node, cg_tensor *g, cg_tensor **gin)
 {
     cg_tensor *a = node->inputs[0], *b = node->inputs[1];
     if (cg__needs(node, 0))
-        gin[0] = cg__sum_to_like(cg_matmul(g, cg_transpose(b, -2, -1)), a);
+        gin[0] = grad_like(g, cg_transpose(b, -2, -1), a);
     if (cg__needs(node, 1))
-        gin[1] = cg__sum_to_like(cg_matmul(cg_transpose(a, -2, -1), g), b);
+        gin[1] = grad_like(cg_transpose(a, -2, -1), g, b);
     return CG_OK;
 }

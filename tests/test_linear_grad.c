@@ -1,0 +1,324 @@
+/* A linear layer's weight gradient in every layout the weight can reach cg_linear in:
+ * a contiguous parameter, the transpose of one, strided views (columns with a step, a
+ * column range, every other row), against dW = G^T X computed in double by loops. Also
+ * 3-d inputs, an input that is itself a transposed view, a strided grad_output,
+ * accumulation over two backward calls, gradients of gradients (values and
+ * gradgradcheck), and f32 and f64. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "test_util.h"
+
+/* How the weight the layer sees is made from the leaf that receives the gradient. */
+typedef enum layout {
+    CONTIGUOUS, /* the leaf itself, [out, in] */
+    TRANSPOSED, /* the transpose of an [in, out] leaf */
+    COL_STEP,   /* every other column of an [out, 2 in] leaf */
+    COL_RANGE,  /* the first in columns of an [out, in + 3] leaf */
+    ROW_STEP,   /* every other row of a [2 out, in] leaf */
+    NLAYOUTS
+} layout;
+
+static const char *const layout_names[NLAYOUTS] = {"contiguous", "transposed", "column step",
+                                                   "column range", "row step"};
+
+static cg_tensor *rand_tensor(cg_dtype dtype, int ndim, const int64_t *shape, uint64_t seed)
+{
+    cg_rng rng = cg_rng_init(seed);
+    cg_tensor *t = cg_tensor_uniform(&rng, dtype, ndim, shape, -1.0, 1.0);
+    assert_tensor(t);
+    return t;
+}
+
+static double *values(const cg_tensor *t)
+{
+    int64_t n = cg_tensor_numel(t);
+    double *v = calloc((size_t)(n > 0 ? n : 1), sizeof(double));
+    assert_non_null(v);
+    assert_ok(cg_tensor_to_f64(t, v));
+    return v;
+}
+
+static cg_tensor *new_leaf(cg_dtype dtype, layout l, int64_t out, int64_t in, uint64_t seed)
+{
+    int64_t shape[2] = {out, in};
+    if (l == TRANSPOSED)
+        shape[0] = in, shape[1] = out;
+    else if (l == COL_STEP)
+        shape[1] = 2 * in;
+    else if (l == COL_RANGE)
+        shape[1] = in + 3;
+    else if (l == ROW_STEP)
+        shape[0] = 2 * out;
+    cg_tensor *t = rand_tensor(dtype, 2, shape, seed);
+    assert_ok(cg_tensor_set_requires_grad(t, true));
+    return t;
+}
+
+/* The [out, in] weight the layer multiplies by, a view of the leaf. */
+static cg_tensor *weight_of(cg_tensor *leaf, layout l, int64_t in)
+{
+    switch (l) {
+    case TRANSPOSED:
+        return cg_transpose(leaf, 0, 1);
+    case COL_STEP:
+        return cg_slice(leaf, 1, 0, 2 * in, 2);
+    case COL_RANGE:
+        return cg_slice(leaf, 1, 0, in, 1);
+    case ROW_STEP:
+        return cg_slice(leaf, 0, 0, cg_tensor_size(leaf, 0), 2);
+    default:
+        return leaf;
+    }
+}
+
+/* Index in the leaf (row-major) of the weight's element [o, i]. */
+static int64_t leaf_index(layout l, int64_t out, int64_t in, int64_t o, int64_t i)
+{
+    switch (l) {
+    case TRANSPOSED:
+        return i * out + o;
+    case COL_STEP:
+        return o * 2 * in + 2 * i;
+    case COL_RANGE:
+        return o * (in + 3) + i;
+    case ROW_STEP:
+        return 2 * o * in + i;
+    default:
+        return o * in + i;
+    }
+}
+
+/* want[leaf_index(o, i)] += scale * sum_r g[r, o] x[r, i] over the rows of x and g
+ * flattened to [rows, in] and [rows, out]. */
+static void add_reference(double *want, layout l, const double *x, const double *g, int64_t rows,
+                          int64_t out, int64_t in, double scale)
+{
+    for (int64_t o = 0; o < out; o++) {
+        for (int64_t i = 0; i < in; i++) {
+            double s = 0;
+            for (int64_t r = 0; r < rows; r++)
+                s += g[r * out + o] * x[r * in + i];
+            want[leaf_index(l, out, in, o, i)] += scale * s;
+        }
+    }
+}
+
+static void check_values(const cg_tensor *t, const double *want, double tol, const char *what,
+                         const char *name)
+{
+    assert_tensor(t);
+    double *got = values(t);
+    for (int64_t j = 0; j < cg_tensor_numel(t); j++) {
+        if (!(fabs(got[j] - want[j]) <= tol + tol * fabs(want[j])))
+            fail_msg("%s, %s weight: element %lld is %.17g, want %.17g", what, name,
+                     (long long)j, got[j], want[j]);
+    }
+    free(got);
+}
+
+/* A grad_output shaped like y, its values in [rows, out] order; with strided set, a
+ * transposed view of an [out, rows] tensor (only for 2-d y). */
+static cg_tensor *grad_output(cg_dtype dtype, int ndim, const int64_t *yshape, bool strided,
+                              uint64_t seed, cg_tensor **owned)
+{
+    if (!strided) {
+        *owned = rand_tensor(dtype, ndim, yshape, seed);
+        return *owned;
+    }
+    *owned = rand_tensor(dtype, 2, (int64_t[]){yshape[1], yshape[0]}, seed);
+    cg_tensor *g = cg_transpose(*owned, 0, 1);
+    assert_tensor(g);
+    return g;
+}
+
+typedef struct shape_case {
+    int xdim;
+    int64_t xshape[3]; /* the input's shape; its last size is in */
+    int64_t out;
+    bool strided_g;    /* grad_output is a transposed view */
+    bool transposed_x; /* the input is the transpose of an [in, rows] tensor */
+} shape_case;
+
+/* Two backward passes through y = linear(x, W) with different grad_outputs: the leaf's
+ * .grad holds the first gradient after one, their sum after two. */
+static void check_case(cg_dtype dtype, layout l, const shape_case *c)
+{
+    int64_t in = c->xshape[c->xdim - 1], out = c->out, rows = 1;
+    for (int d = 0; d < c->xdim - 1; d++)
+        rows *= c->xshape[d];
+    double tol = dtype == CG_F32 ? 1e-4 : 1e-12;
+    cg_tensor *leaf = new_leaf(dtype, l, out, in, 11 + (uint64_t)l);
+    cg_tensor *xs, *x;
+    if (c->transposed_x) {
+        xs = rand_tensor(dtype, 2, (int64_t[]){in, rows}, 7);
+        assert_ok(cg_tensor_set_requires_grad(xs, true));
+        x = cg_transpose(xs, 0, 1);
+    } else {
+        x = xs = rand_tensor(dtype, c->xdim, c->xshape, 7);
+    }
+    cg_tensor *y = cg_linear(x, weight_of(leaf, l, in), NULL);
+    assert_tensor(y);
+    int64_t numel = cg_tensor_numel(leaf);
+    double *want = calloc((size_t)numel, sizeof(double));
+    assert_non_null(want);
+    double *xv = values(x);
+    for (int pass = 0; pass < 2; pass++) {
+        cg_tensor *owned;
+        cg_tensor *g = grad_output(dtype, cg_tensor_ndim(y), cg_tensor_shape(y), c->strided_g,
+                                   100 + (uint64_t)pass, &owned);
+        double *gv = values(g);
+        add_reference(want, l, xv, gv, rows, out, in, 1.0);
+        assert_ok(cg_backward(y, g));
+        check_values(cg_tensor_grad(leaf), want, tol, pass ? "second pass" : "first pass",
+                     layout_names[l]);
+        free(gv);
+        cg_tensor_free(owned);
+    }
+    free(xv);
+    free(want);
+    cg_tensor_free(leaf);
+    cg_tensor_free(xs);
+}
+
+static const shape_case shape_cases[] = {
+    {2, {6, 5}, 7, false, false},
+    {2, {70, 66}, 65, false, false}, /* all three sizes >= 64: BLIS's packed path */
+    {3, {2, 3, 5}, 4, false, false},
+    {2, {6, 5}, 7, true, false},
+    {2, {6, 5}, 7, false, true},
+    {2, {1, 5}, 7, false, false},
+    {2, {6, 5}, 1, false, false},
+};
+
+static void test_weight_grad_layouts(void **state)
+{
+    (void)state;
+    for (int dt = 0; dt < 2; dt++)
+        for (int l = 0; l < NLAYOUTS; l++)
+            for (size_t c = 0; c < sizeof shape_cases / sizeof shape_cases[0]; c++)
+                check_case(dt ? CG_F64 : CG_F32, (layout)l, &shape_cases[c]);
+}
+
+/* The input's gradient when the input is a transposed view takes the same storage-order
+ * route as the weight's: check dX = G W against loops. */
+static void test_transposed_input_grad(void **state)
+{
+    (void)state;
+    int64_t rows = 6, in = 5, out = 7;
+    cg_tensor *xs = rand_tensor(CG_F64, 2, (int64_t[]){in, rows}, 3);
+    cg_tensor *w = rand_tensor(CG_F64, 2, (int64_t[]){out, in}, 4);
+    cg_tensor *g = rand_tensor(CG_F64, 2, (int64_t[]){rows, out}, 5);
+    assert_ok(cg_tensor_set_requires_grad(xs, true));
+    assert_ok(cg_backward(cg_linear(cg_transpose(xs, 0, 1), w, NULL), g));
+    double *wv = values(w), *gv = values(g), *got = values(cg_tensor_grad(xs));
+    for (int64_t r = 0; r < rows; r++) {
+        for (int64_t i = 0; i < in; i++) {
+            double s = 0;
+            for (int64_t o = 0; o < out; o++)
+                s += gv[r * out + o] * wv[o * in + i];
+            assert_close(got[i * rows + r], s, 1e-12, 1e-12);
+        }
+    }
+    free(wv);
+    free(gv);
+    free(got);
+    cg_tensor_free(xs);
+    cg_tensor_free(w);
+    cg_tensor_free(g);
+}
+
+/* Second order by value: with create_graph, dW = G^T X is recorded, and the gradient of
+ * <dW, V> with respect to X is G V (3-d input, so the rows come from a reshape). */
+static void test_weight_grad_second_order(void **state)
+{
+    (void)state;
+    int64_t in = 5, out = 4, rows = 6;
+    for (int l = 0; l < NLAYOUTS; l++) {
+        cg_tensor *leaf = new_leaf(CG_F64, (layout)l, out, in, 21);
+        cg_tensor *x = rand_tensor(CG_F64, 3, (int64_t[]){2, 3, in}, 22);
+        cg_tensor *g = rand_tensor(CG_F64, 3, (int64_t[]){2, 3, out}, 23);
+        cg_tensor *v = rand_tensor(CG_F64, 2, cg_tensor_shape(leaf), 24);
+        assert_ok(cg_tensor_set_requires_grad(x, true));
+        cg_tensor *y = cg_linear(x, weight_of(leaf, (layout)l, in), NULL);
+        cg_tensor *dw;
+        cg_grad_options opt = {true, false};
+        assert_ok(cg_grad(&y, 1, &g, &leaf, 1, &dw, &opt));
+        double *xv = values(x), *gv = values(g), *vv = values(v);
+        double *want = calloc((size_t)cg_tensor_numel(leaf), sizeof(double));
+        assert_non_null(want);
+        add_reference(want, (layout)l, xv, gv, rows, out, in, 1.0);
+        check_values(dw, want, 1e-12, "create_graph gradient", layout_names[l]);
+        assert_ok(cg_backward(cg_sum(cg_mul(dw, v), NULL, 0, false), NULL));
+        double *got = values(cg_tensor_grad(x));
+        for (int64_t r = 0; r < rows; r++) {
+            for (int64_t i = 0; i < in; i++) {
+                double s = 0;
+                for (int64_t o = 0; o < out; o++)
+                    s += gv[r * out + o] * vv[leaf_index((layout)l, out, in, o, i)];
+                assert_close(got[r * in + i], s, 1e-12, 1e-12);
+            }
+        }
+        assert_null(cg_tensor_grad(leaf)); /* dW does not depend on W */
+        free(xv);
+        free(gv);
+        free(vv);
+        free(want);
+        free(got);
+        cg_tensor_free(leaf);
+        cg_tensor_free(x);
+        cg_tensor_free(g);
+        cg_tensor_free(v);
+    }
+}
+
+typedef struct gg_ctx {
+    layout l;
+    int64_t in;
+} gg_ctx;
+
+static cg_tensor *linear_of_view(cg_tensor *const *in, int n, void *ctx)
+{
+    (void)n;
+    const gg_ctx *c = ctx;
+    return cg_linear(in[0], weight_of(in[1], c->l, c->in), in[2]);
+}
+
+/* gradcheck and gradgradcheck of linear with the weight in each layout, a 3-d input. */
+static void test_layouts_gradgradcheck(void **state)
+{
+    (void)state;
+    int64_t in = 4, out = 3;
+    for (int l = 0; l < NLAYOUTS; l++) {
+        gg_ctx c = {(layout)l, in};
+        cg_tensor *inputs[3] = {rand_tensor(CG_F64, 3, (int64_t[]){2, 3, in}, 31),
+                                new_leaf(CG_F64, (layout)l, out, in, 32),
+                                rand_tensor(CG_F64, 1, (int64_t[]){out}, 33)};
+        assert_ok(cg_tensor_set_requires_grad(inputs[0], true));
+        assert_ok(cg_tensor_set_requires_grad(inputs[2], true));
+        cg_gradcheck_options opt = cg_gradcheck_defaults();
+        opt.label = layout_names[l];
+        cg_status first = cg_gradcheck(linear_of_view, inputs, 3, &c, &opt);
+        char msg[600];
+        snprintf(msg, sizeof msg, "%s", cg_last_error());
+        cg_status second = first == CG_OK ? cg_gradgradcheck(linear_of_view, inputs, 3, &c, &opt)
+                                          : CG_OK;
+        if (second != CG_OK)
+            snprintf(msg, sizeof msg, "%s", cg_last_error());
+        for (int j = 0; j < 3; j++)
+            cg_tensor_free(inputs[j]);
+        if (first != CG_OK || second != CG_OK)
+            fail_msg("%s", msg);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        CG_TEST(test_weight_grad_layouts),
+        CG_TEST(test_transposed_input_grad),
+        CG_TEST(test_weight_grad_second_order),
+        CG_TEST(test_layouts_gradgradcheck),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
