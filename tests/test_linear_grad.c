@@ -3,7 +3,10 @@
  * column range, every other row), against dW = G^T X computed in double by loops. Also
  * 3-d inputs, an input that is itself a transposed view, a strided grad_output,
  * accumulation over two backward calls, gradients of gradients (values and
- * gradgradcheck), and f32 and f64. */
+ * gradgradcheck), and f32 and f64. Then the products that cg_backward adds straight into
+ * an existing .grad: accumulation, zero_grad either way, the cases where the graph sees
+ * that .grad (so it must not change during the pass), cg_grad leaving .grad alone, and
+ * results that do not depend on the thread count. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -312,6 +315,208 @@ static void test_layouts_gradgradcheck(void **state)
     }
 }
 
+/* want += x^T g: want[i, j] += sum_r x[r, i] g[r, j], for x [rows, in], g [rows, out]. */
+static void add_xt_g(double *want, const double *x, const double *g, int64_t rows,
+                     int64_t in, int64_t out)
+{
+    for (int64_t i = 0; i < in; i++)
+        for (int64_t j = 0; j < out; j++)
+            for (int64_t r = 0; r < rows; r++)
+                want[i * out + j] += x[r * in + i] * g[r * out + j];
+}
+
+/* y = x @ w with both leaves: from the second cg_backward on, .grad is present and the
+ * products add into it; before the third, w.grad is filled with zeros (zero_grad keeping
+ * the buffer), before the fourth dropped (zero_grad to None); x.grad keeps accumulating.
+ * Each result against loops. */
+static void test_products_add_into_grads(void **state)
+{
+    (void)state;
+    int64_t rows = 9, in = 7, out = 5;
+    for (int dt = 0; dt < 2; dt++) {
+        cg_dtype dtype = dt ? CG_F64 : CG_F32;
+        double tol = dt ? 1e-12 : 1e-5;
+        cg_tensor *x = rand_tensor(dtype, 2, (int64_t[]){rows, in}, 41);
+        cg_tensor *w = rand_tensor(dtype, 2, (int64_t[]){in, out}, 42);
+        assert_ok(cg_tensor_set_requires_grad(x, true));
+        assert_ok(cg_tensor_set_requires_grad(w, true));
+        cg_tensor *y = cg_matmul(x, w);
+        double *xv = values(x), *wv = values(w);
+        double *want = calloc((size_t)(in * out), sizeof(double));
+        double *want_x = calloc((size_t)(rows * in), sizeof(double)); /* sum of g w^T */
+        assert_non_null(want);
+        assert_non_null(want_x);
+        for (int pass = 0; pass < 4; pass++) {
+            if (pass == 2)
+                assert_ok(cg_tensor_fill_(cg_tensor_grad(w), 0.0));
+            if (pass == 3)
+                cg_tensor_zero_grad(w);
+            if (pass >= 2)
+                memset(want, 0, sizeof(double) * (size_t)(in * out));
+            cg_tensor *g = rand_tensor(dtype, 2, (int64_t[]){rows, out}, 50 + (uint64_t)pass);
+            double *gv = values(g);
+            add_xt_g(want, xv, gv, rows, in, out);
+            for (int64_t r = 0; r < rows; r++)
+                for (int64_t i = 0; i < in; i++)
+                    for (int64_t j = 0; j < out; j++)
+                        want_x[r * in + i] += gv[r * out + j] * wv[i * out + j];
+            uint64_t version = cg_tensor_grad(w) ? cg_tensor_version(cg_tensor_grad(w)) : 0;
+            assert_ok(cg_backward(y, g));
+            check_values(cg_tensor_grad(w), want, tol, "w.grad", "plain");
+            check_values(cg_tensor_grad(x), want_x, tol, "x.grad", "plain");
+            if (pass == 1)
+                assert_true(cg_tensor_version(cg_tensor_grad(w)) > version);
+            free(gv);
+            cg_tensor_free(g);
+        }
+        free(xv);
+        free(wv);
+        free(want);
+        free(want_x);
+        cg_tensor_free(x);
+        cg_tensor_free(w);
+    }
+}
+
+/* Cases where the product must not write into .grad during the pass, because the
+ * computation sees that .grad: it is the grad_output, or an op of the graph saved it.
+ * The results must be those of adding at the end. */
+static void test_grad_read_by_the_graph(void **state)
+{
+    (void)state;
+    int64_t n = 300; /* k above BLIS's block of k: an aliased .grad would be read half updated */
+    int64_t sq[2] = {n, n};
+    cg_tensor *x = rand_tensor(CG_F64, 2, sq, 61);
+    cg_tensor *w = rand_tensor(CG_F64, 2, sq, 62);
+    assert_ok(cg_tensor_set_requires_grad(x, true));
+    assert_ok(cg_tensor_set_requires_grad(w, true));
+    cg_tensor *g0 = rand_tensor(CG_F64, 2, sq, 63);
+    assert_ok(cg_backward(cg_matmul(x, w), g0)); /* w.grad = x^T g0 */
+    double *xv = values(x), *old = values(cg_tensor_grad(w));
+
+    /* grad_output is w.grad itself: w.grad = old + x^T old */
+    double *want = values(cg_tensor_grad(w));
+    add_xt_g(want, xv, old, n, n, n);
+    assert_ok(cg_backward(cg_matmul(x, w), cg_tensor_grad(w)));
+    check_values(cg_tensor_grad(w), want, 1e-10, "grad_output = w.grad", "plain");
+    free(old);
+    old = values(cg_tensor_grad(w));
+
+    /* y = (x @ w) * s + z @ u with grad_output w.grad: the add hands w.grad itself to
+     * z @ u, whose rule runs after the product with w, so w.grad must still hold its old
+     * values then: u.grad = z^T old, w.grad = old + x^T (old * s). */
+    {
+        cg_tensor *z = rand_tensor(CG_F64, 2, sq, 64), *u = rand_tensor(CG_F64, 2, sq, 65);
+        cg_tensor *s = rand_tensor(CG_F64, 2, sq, 66);
+        assert_ok(cg_tensor_set_requires_grad(u, true));
+        cg_tensor *zu = cg_matmul(z, u);
+        cg_tensor *y = cg_add(cg_mul(cg_matmul(x, w), s), zu);
+        double *zv = values(z), *sv = values(s), *os = values(cg_tensor_grad(w));
+        for (int64_t j = 0; j < n * n; j++)
+            os[j] *= sv[j];
+        double *want_u = calloc((size_t)(n * n), sizeof(double));
+        assert_non_null(want_u);
+        add_xt_g(want_u, zv, old, n, n, n);
+        add_xt_g(want, xv, os, n, n, n);
+        assert_ok(cg_backward(y, cg_tensor_grad(w)));
+        check_values(cg_tensor_grad(u), want_u, 1e-10, "u.grad, grad_output = w.grad", "plain");
+        check_values(cg_tensor_grad(w), want, 1e-10, "w.grad, grad_output = w.grad", "plain");
+        free(zv);
+        free(sv);
+        free(os);
+        free(want_u);
+        cg_tensor_free(z);
+        cg_tensor_free(u);
+        cg_tensor_free(s);
+        free(old);
+        old = values(cg_tensor_grad(w));
+    }
+
+    /* h = x * w.grad is recorded before the product and reads w.grad in its rule:
+     * y = h @ w, grad_output ones: w.grad += h^T 1, x.grad += (1 w^T) * old. */
+    cg_tensor_zero_grad(x);
+    cg_tensor *h = cg_mul(x, cg_tensor_grad(w));
+    cg_tensor *ones = cg_tensor_ones(CG_F64, 2, sq);
+    double *hv = values(h), *wv = values(w), *onev = values(ones);
+    add_xt_g(want, hv, onev, n, n, n);
+    assert_ok(cg_backward(cg_matmul(h, w), ones));
+    check_values(cg_tensor_grad(w), want, 1e-10, "w.grad read by a rule", "plain");
+    double *gx = values(cg_tensor_grad(x));
+    for (int64_t r = 0; r < n; r++) {
+        for (int64_t i = 0; i < n; i++) {
+            double s = 0;
+            for (int64_t j = 0; j < n; j++)
+                s += wv[i * n + j];
+            assert_close(gx[r * n + i], s * old[r * n + i], 1e-10, 1e-10);
+        }
+    }
+    free(xv);
+    free(old);
+    free(want);
+    free(hv);
+    free(wv);
+    free(onev);
+    free(gx);
+    cg_tensor_free(x);
+    cg_tensor_free(w);
+    cg_tensor_free(g0);
+    cg_tensor_free(ones);
+}
+
+/* cg_grad, with or without create_graph, never touches .grad, even when it exists. */
+static void test_grad_leaves_dot_grad_alone(void **state)
+{
+    (void)state;
+    cg_tensor *x = rand_tensor(CG_F64, 2, (int64_t[]){4, 3}, 71);
+    cg_tensor *w = rand_tensor(CG_F64, 2, (int64_t[]){2, 3}, 72);
+    cg_tensor *g = rand_tensor(CG_F64, 2, (int64_t[]){4, 2}, 73);
+    assert_ok(cg_tensor_set_requires_grad(w, true));
+    cg_tensor *y = cg_linear(x, w, NULL);
+    assert_ok(cg_backward(y, g));
+    double *before = values(cg_tensor_grad(w));
+    for (int cg = 0; cg < 2; cg++) {
+        cg_grad_options opt = {cg == 1, false};
+        cg_tensor *dw;
+        assert_ok(cg_grad(&y, 1, &g, &w, 1, &dw, &opt));
+        check_values(dw, before, 1e-12, "cg_grad's result", "contiguous");
+        check_values(cg_tensor_grad(w), before, 0, "w.grad after cg_grad", "contiguous");
+    }
+    free(before);
+    cg_tensor_free(x);
+    cg_tensor_free(w);
+    cg_tensor_free(g);
+}
+
+/* The accumulated .grad of an f32 layer does not depend on the thread count (for a
+ * product that takes BLIS's small-matrix path on any thread count: out < 64). */
+static void test_accumulation_thread_independent(void **state)
+{
+    (void)state;
+    int64_t rows = 130, in = 96, out = 10;
+    float *result[2];
+    int threads_before = cg_get_num_threads();
+    for (int t = 0; t < 2; t++) {
+        cg_set_num_threads(t + 1);
+        cg_tensor *x = rand_tensor(CG_F32, 2, (int64_t[]){rows, in}, 81);
+        cg_tensor *w = rand_tensor(CG_F32, 2, (int64_t[]){out, in}, 82);
+        cg_tensor *g = rand_tensor(CG_F32, 2, (int64_t[]){rows, out}, 83);
+        assert_ok(cg_tensor_set_requires_grad(w, true));
+        cg_tensor *y = cg_linear(x, w, NULL);
+        for (int pass = 0; pass < 3; pass++)
+            assert_ok(cg_backward(y, g));
+        result[t] = malloc(sizeof(float) * (size_t)(out * in));
+        assert_non_null(result[t]);
+        memcpy(result[t], cg_tensor_data(cg_tensor_grad(w)), sizeof(float) * (size_t)(out * in));
+        cg_tensor_free(x);
+        cg_tensor_free(w);
+        cg_tensor_free(g);
+    }
+    cg_set_num_threads(threads_before);
+    assert_memory_equal(result[0], result[1], sizeof(float) * (size_t)(out * in));
+    free(result[0]);
+    free(result[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -319,6 +524,10 @@ int main(void)
         CG_TEST(test_transposed_input_grad),
         CG_TEST(test_weight_grad_second_order),
         CG_TEST(test_layouts_gradgradcheck),
+        CG_TEST(test_products_add_into_grads),
+        CG_TEST(test_grad_read_by_the_graph),
+        CG_TEST(test_grad_leaves_dot_grad_alone),
+        CG_TEST(test_accumulation_thread_independent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
