@@ -3,10 +3,10 @@
  * column range, every other row), against dW = G^T X computed in double by loops. Also
  * 3-d inputs, an input that is itself a transposed view, a strided grad_output,
  * accumulation over two backward calls, gradients of gradients (values and
- * gradgradcheck), and f32 and f64. Then the products that cg_backward adds straight into
- * an existing .grad: accumulation, zero_grad either way, the cases where the graph sees
- * that .grad (so it must not change during the pass), cg_grad leaving .grad alone, and
- * results that do not depend on the thread count. */
+ * gradgradcheck), and f32 and f64. Then accumulation into an existing .grad: over
+ * several passes, after zero_grad either way, when the graph itself reads that .grad (as
+ * grad_output, or saved by a rule: it must keep its old values until the pass ends),
+ * cg_grad leaving .grad alone, and results that do not depend on the thread count. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -326,7 +326,7 @@ static void add_xt_g(double *want, const double *x, const double *g, int64_t row
 }
 
 /* y = x @ w with both leaves: from the second cg_backward on, .grad is present and the
- * products add into it; before the third, w.grad is filled with zeros (zero_grad keeping
+ * gradients accumulate into it; before the third, w.grad is filled with zeros (zero_grad keeping
  * the buffer), before the fourth dropped (zero_grad to None); x.grad keeps accumulating.
  * Each result against loops. */
 static void test_products_add_into_grads(void **state)
@@ -378,9 +378,8 @@ static void test_products_add_into_grads(void **state)
     }
 }
 
-/* Cases where the product must not write into .grad during the pass, because the
- * computation sees that .grad: it is the grad_output, or an op of the graph saved it.
- * The results must be those of adding at the end. */
+/* Cases where the computation sees .grad during the pass: it is the grad_output, or an op
+ * of the graph saved it. The results must be those of adding into it at the end. */
 static void test_grad_read_by_the_graph(void **state)
 {
     (void)state;

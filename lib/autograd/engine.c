@@ -118,8 +118,7 @@ static cg_status run_node(pass *p, const cg_node *n)
         if (!accumulate(p, n->inputs[i], gin[i]))
             st = cg_last_status();
     }
-    /* A rule built from ops returns NULL for a gradient when one of its ops failed (or
-     * when it added the gradient into a leaf's .grad itself, which records no error). */
+    /* A rule built from ops returns NULL for a gradient when one of its ops failed. */
     bool failed = false;
     for (int i = 0; i < n->ninputs; i++)
         failed |= n->inputs[i]->requires_grad && !gin[i];
@@ -193,37 +192,6 @@ static cg_status run_pass(pass *p, cg_tensor *const *outs, int nout, cg_tensor *
     return st;
 }
 
-/* The cg_backward pass running on this thread, whose gradients end in the leaves' .grad
- * (cg_grad's go to the caller), and its grad_output. */
-static _Thread_local struct {
-    bool active;
-    const cg_tensor *gout;
-} leaf_pass;
-
-/* A rule may add an input's gradient straight into the leaf's .grad (see op.h) only when
- * that cannot be observed: nothing is recorded, and no tensor of the pass shares the
- * .grad's storage. Rules make new tensors or views of their operands; a view or a node
- * holding the .grad would count as a reference, so only grad_output, which the engine
- * passes on without a copy, can alias it unseen. */
-cg_tensor *cg__leaf_grad_sink(const cg_node *node, int i, bool *transposed)
-{
-    cg_tensor *t = node->inputs[i], *leaf = t;
-    *transposed = false;
-    if (!leaf_pass.active || cg__grad_mode())
-        return NULL;
-    if (t->node) {
-        if (t->node->op != CG_OP_PERMUTE || t->ndim != 2 || t->node->inputs[0]->node)
-            return NULL;
-        leaf = t->node->inputs[0];
-        *transposed = t->node->attrs.i[0] == 1;
-    }
-    cg_tensor *grad = leaf->grad;
-    if (!leaf->requires_grad || !grad || grad->refs != 1 || grad->storage->refs != 1 ||
-        (leaf_pass.gout && leaf_pass.gout->storage == grad->storage))
-        return NULL;
-    return grad;
-}
-
 /* leaf->grad += g, as a plain tensor the leaf owns. */
 static cg_status add_into_leaf_grad(cg_tensor *leaf, cg_tensor *g)
 {
@@ -250,11 +218,7 @@ cg_status cg_backward(cg_tensor *output, cg_tensor *grad_output)
     if (!tape)
         return cg_last_status();
     pass p = pass_begin(tape);
-    leaf_pass.active = true;
-    leaf_pass.gout = grad_output; /* checked by run_pass before any rule runs */
     cg_status st = run_pass(&p, &output, 1, &grad_output, false, "cg_backward");
-    leaf_pass.active = false;
-    leaf_pass.gout = NULL;
     for (size_t i = 0; st == CG_OK && i < p.touched->n; i++) {
         cg_tensor *t = p.touched->items[i];
         if (!t->node && t->requires_grad)

@@ -198,47 +198,14 @@ static cg_tensor *grad_like(cg_tensor *x, cg_tensor *y, const cg_tensor *t)
     return cg_transpose(p, -2, -1);
 }
 
-/* A matrix as BLIS reads it, or its transpose, without a view. */
-static bool blis_takes(const cg_tensor *t)
-{
-    return cg__gemm_strides_ok(t->shape[0], t->shape[1], t->strides[0], t->strides[1]);
-}
-
-static cg__mat mat_of(const cg_tensor *t, bool transposed)
-{
-    return transposed ? (cg__mat){cg__ptr(t), t->strides[1], t->strides[0]}
-                      : (cg__mat){cg__ptr(t), t->strides[0], t->strides[1]};
-}
-
-/* In cg_backward, dA = g B^T or dB = A^T g of a 2-d product added by BLIS (beta = 1)
- * straight into the leaf's .grad when the engine offers it (cg__leaf_grad_sink), in the
- * .grad's own layout: no temporary, no add. False when the gradient must be returned. */
-static bool add_into_leaf(const cg_node *node, int i, cg_tensor *g)
-{
-    bool tr;
-    cg_tensor *grad = node->out->ndim == 2 ? cg__leaf_grad_sink(node, i, &tr) : NULL;
-    cg_tensor *other = node->inputs[1 - i];
-    if (!grad || !blis_takes(g) || !blis_takes(other))
-        return false;
-    cg__mat x = i == 0 ? mat_of(g, false) : mat_of(other, true);
-    cg__mat y = i == 0 ? mat_of(other, true) : mat_of(g, false);
-    int64_t m = i == 0 ? g->shape[0] : other->shape[1];
-    int64_t n = i == 0 ? other->shape[0] : g->shape[1];
-    int64_t k = i == 0 ? g->shape[1] : g->shape[0];
-    cg__mat c = {cg__ptr(grad), grad->strides[tr ? 1 : 0], grad->strides[tr ? 0 : 1]};
-    cg__gemm(grad->dtype, m, n, k, 1.0, x, y, 1.0, c, cg_get_num_threads());
-    cg__bump_version(grad);
-    return true;
-}
-
 /* dA = g B^T and dB = A^T g, with transposed views (no copies), summed over the batch
  * dimensions an operand was broadcast along. */
 cg_status cg__matmul_backward(const cg_node *node, cg_tensor *g, cg_tensor **gin)
 {
     cg_tensor *a = node->inputs[0], *b = node->inputs[1];
-    if (cg__needs(node, 0) && !add_into_leaf(node, 0, g))
+    if (cg__needs(node, 0))
         gin[0] = grad_like(g, cg_transpose(b, -2, -1), a);
-    if (cg__needs(node, 1) && !add_into_leaf(node, 1, g))
+    if (cg__needs(node, 1))
         gin[1] = grad_like(cg_transpose(a, -2, -1), g, b);
     return CG_OK;
 }

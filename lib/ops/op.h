@@ -91,11 +91,5 @@ static inline bool cg__needs(const cg_node *node, int i)
 cg_tensor *cg__const(cg_dtype dtype, double value);
 /* g summed down to t's shape (for broadcast inputs); g itself when shapes match. */
 cg_tensor *cg__sum_to_like(cg_tensor *g, const cg_tensor *t);
-/* During cg_backward only: the .grad of the leaf that input i of node is, or is the 2-d
- * transpose of (*transposed set), when the rule may add input i's gradient into it in
- * place (bumping its version) and leave gin[i] NULL, instead of returning a gradient for
- * the engine to add; NULL when it must return it. Cleared .grad is not offered, nor one
- * the graph could read. */
-cg_tensor *cg__leaf_grad_sink(const cg_node *node, int i, bool *transposed);
 
 #endif
