@@ -64,17 +64,21 @@ static void scale_c(cg_dtype dtype, int64_t m, int64_t n, double beta, cg__mat c
 
 /* BLIS 0.9 sends every product whose dimensions fall under its thresholds to its small
  * ("sup") code, which does not pack the operands: fine when one dimension is tiny (the
- * 10-column layers), but at half the packed path's rate when all three are large (a
- * 256x2048x2048 product: 24 against 54 GFLOP/s on one thread, Zen 3). Measured at the
- * shapes of the MLPs' and the CNN's products, the packed path wins on one thread once m, n
- * and k are all at least 64. On two threads the packed path's extra barriers cost more
- * than it gains on a machine shared with other work, so multithreaded products keep
- * BLIS's own choice. */
+ * 10-column layers), but at under half the packed path's rate when m is a batch and n
+ * and k are wide (256x2048x2048: 32 against 78 GFLOP/s on one thread, 65 against 145 on
+ * two; Zen 3, BLIS 0.9). On one thread the packed path wins at every shape of the MLPs'
+ * and the CNN's products once m, n and k are all at least 64. On two it loses on the
+ * small ones (128x256x784: 132 against 143), where its extra barriers weigh, so there it
+ * also needs about 1e8 multiply-adds (the MLP's products have 2.6e7, wide256's 4e8 to
+ * 1e9). */
 enum { PACKED_MIN_DIM = 64 };
+static const double PACKED_MIN_VOLUME_THREADED = 1e8;
 
 static bool use_packed(int64_t m, int64_t n, int64_t k, int threads)
 {
-    return threads <= 1 && m >= PACKED_MIN_DIM && n >= PACKED_MIN_DIM && k >= PACKED_MIN_DIM;
+    if (m < PACKED_MIN_DIM || n < PACKED_MIN_DIM || k < PACKED_MIN_DIM)
+        return false;
+    return threads <= 1 || (double)m * (double)n * (double)k >= PACKED_MIN_VOLUME_THREADED;
 }
 
 void cg__gemm(cg_dtype dtype, int64_t m, int64_t n, int64_t k, double alpha, cg__mat a,
