@@ -1,8 +1,7 @@
 /* Gradient-check cases of the conv ops (lib/nn/conv.c): every table op of the family
  * (im2col, col2im, max_pool2d_indices, max_pool2d, max_unpool2d, and max_pool2d_gather,
  * which the second-order checks reach) through the public functions that use them, and
- * every public function (conv2d with each option, the poolings, linear). Inputs are
- * RANDN, so max-pool windows have no near-ties. */
+ * every public function (conv2d with each option, the poolings, linear). Inputs are RANDN, so max-pool windows have no near-ties. */
 #include "gradcheck_cases.h"
 
 /* options: kernel, stride, padding, dilation, groups */
