@@ -1,7 +1,7 @@
 /* Gradient-check cases of the conv ops (lib/nn/conv.c): every table op of the family
- * (im2col, col2im, max_pool2d_indices, max_pool2d, max_unpool2d, and max_pool2d_gather,
- * which the second-order checks reach) through the public functions that use them, and
- * every public function (conv2d with each option, the poolings, linear). Inputs are RANDN, so max-pool windows have no near-ties. */
+ * (im2col, col2im, max_pool2d_indices, max_pool2d, max_unpool2d) through the public
+ * functions that use them, and every public function (conv2d with each option, the
+ * poolings, linear). Inputs are RANDN, so max-pool windows have no near-ties. */
 #include "gradcheck_cases.h"
 
 /* options: kernel, stride, padding, dilation, groups */
@@ -68,7 +68,7 @@ static const op_case conv_cases[] = {
     {"max_pool2d", "2x2", f_max2, 1, T1(RANDN, 4, 2, 2, 4, 4), false},
     {"max_pool2d_indices", "3x3 stride 2 padding 1", f_max3_p1, 1, T1(RANDN, 4, 2, 2, 5, 5), false},
     {"max_unpool2d", "overlapping dilated windows", f_max_dil, 1, T1(RANDN, 4, 1, 2, 5, 5), false},
-    {"max_pool2d_gather", "2x3 of a transposed view (second order)", f_max_view, 1, T1(RANDN, 4, 2, 2, 5, 4), false},
+    {"max_pool2d", "2x3 of a transposed view", f_max_view, 1, T1(RANDN, 4, 2, 2, 5, 4), false},
     {"mean", "global_avg_pool2d", f_gap, 1, T1(RANDN, 4, 2, 3, 3, 4), false},
     {"matmul", "linear + bias", f_linear, 3, {IN(RANDN, 2, 3, 4), IN(RANDN, 2, 2, 4), IN(RANDN, 1, 2)}, false},
     {"matmul", "linear of a 3-d input", f_linear, 3, {IN(RANDN, 3, 2, 3, 4), IN(RANDN, 2, 5, 4), IN(RANDN, 1, 5)}, false},

@@ -11,11 +11,10 @@
  * of inner size N*L, with no per-sample partial weights to sum. The price is a copy that
  * turns the product's [O, N, Ho, Wo] into [N, O, Ho, Wo], fused with the bias add.
  *
- * Max pooling is four ops: max_pool2d gives the value of the first maximum of each window
- * in PyTorch's scan order, and its rule finds the same maxima's indices again with
- * max_pool2d_indices (not differentiable); max_unpool2d adds values into zeros at those
- * indices (sums, because overlapping windows can share a maximum), and its adjoint
- * max_pool2d_gather reads values at them. The last two are each other's backward.
+ * Max pooling is three ops: max_pool2d_indices (not differentiable) finds the first maximum
+ * of each window in PyTorch's scan order; max_pool2d reads x at those indices, and its
+ * adjoint max_unpool2d adds values into zeros at them (sums, because overlapping windows
+ * can share a maximum). The last two are each other's backward.
  *
  * Kernels run over (n, c) planes with one thread per plane and a fixed order of sums
  * within it, so results do not depend on the thread count. */
@@ -298,59 +297,6 @@ static void argmax_plane(const job *j, int64_t n, int64_t c)
     }
 }
 
-/* The values of the first maxima, found by the same rules as their indices above, so
- * that each is x at its index bit for bit: the forward pass writes no index and reads x
- * once; backward finds the indices again. */
-#define MAXVAL_2X2(T)                                                                       \
-    static void maxval_2x2_row_##T(const T *restrict r0, const T *restrict r1, int64_t wo,  \
-                                   T *restrict out)                                         \
-    {                                                                                       \
-        for (int64_t ow = 0; ow < wo; ow++) {                                               \
-            T b = r0[2 * ow + 1], c = r1[2 * ow], d = r1[2 * ow + 1], m = r0[2 * ow];       \
-            m = ((b > m) | (b != b)) ? b : m;                                               \
-            m = ((c > m) | (c != c)) ? c : m;                                               \
-            out[ow] = ((d > m) | (d != d)) ? d : m;                                         \
-        }                                                                                   \
-    }
-MAXVAL_2X2(float)
-MAXVAL_2X2(double)
-
-static void maxval_plane(const job *j, int64_t n, int64_t c)
-{
-    const geom *g = &j->g;
-    const char *img = j->src + (n * j->s[0] + c * j->s[1]) * j->es;
-    char *out = j->dst + (n * j->c + c) * g->ho * g->wo * j->es;
-    for (int64_t oh = 0; oh < g->ho; oh++) {
-        if (is_2x2(j)) {
-            const char *r0 = img + 2 * oh * j->s[2] * j->es, *r1 = r0 + j->s[2] * j->es;
-            if (j->f32)
-                maxval_2x2_row_float((const float *)(const void *)r0,
-                                     (const float *)(const void *)r1, g->wo,
-                                     (float *)(void *)out);
-            else
-                maxval_2x2_row_double((const double *)(const void *)r0,
-                                      (const double *)(const void *)r1, g->wo,
-                                      (double *)(void *)out);
-            out += g->wo * j->es;
-            continue;
-        }
-        int64_t at[ROW_CHUNK];
-        for (int64_t ow = 0, m; ow < g->wo; ow += m) {
-            m = g->wo - ow < ROW_CHUNK ? g->wo - ow : ROW_CHUNK;
-            argmax_row(j, img, oh, ow, m, at);
-            for (int64_t i = 0; i < m; i++, out += j->es) {
-                int64_t off = at[i] / g->w * j->s[2] + at[i] % g->w * j->s[3];
-                if (j->f32)
-                    *(float *)(void *)out =
-                        at[i] < 0 ? -INFINITY : ((const float *)(const void *)img)[off];
-                else
-                    *(double *)(void *)out =
-                        at[i] < 0 ? -INFINITY : ((const double *)(const void *)img)[off];
-            }
-        }
-    }
-}
-
 /* out[n, c, o] = x[n, c] at idx[n, c, o] (-inf for an empty window). */
 #define GATHER(T)                                                                           \
     static void gather_##T(const job *j, const char *img, int64_t first)                    \
@@ -510,30 +456,12 @@ static bool check_pair(const char *op, cg_tensor *const *in, const geom *g, bool
     return ok;
 }
 
-/* Values of the windows' first maxima, x [N, C, H, W] -> [N, C, Ho, Wo]. */
 cg_tensor *cg__max_pool2d_forward(int op, cg_pool *pool, cg_tensor *const *in, int n,
                                   const cg__attrs *attrs)
 {
     (void)op, (void)n;
-    cg_tensor *x = in[0];
-    if (!cg__check_float_dtypes("max_pool2d", &x, 1))
-        return NULL;
     geom g = geom_of(attrs);
-    int64_t shape[4] = {x->shape[0], x->shape[1], g.ho, g.wo};
-    cg_tensor *out = cg__tensor_alloc(pool, x->dtype, 4, shape);
-    if (!out)
-        return NULL;
-    job j = job_of(attrs, x, out, shape[0], shape[1]);
-    for_planes(&j, maxval_plane, g.kh * g.kw * g.ho * g.wo);
-    return out;
-}
-
-cg_tensor *cg__max_pool2d_gather_forward(int op, cg_pool *pool, cg_tensor *const *in, int n,
-                                         const cg__attrs *attrs)
-{
-    (void)op, (void)n;
-    geom g = geom_of(attrs);
-    if (!check_pair("max_pool2d_gather", in, &g, true))
+    if (!check_pair("max_pool2d", in, &g, true))
         return NULL;
     cg_tensor *out = cg__tensor_alloc(pool, in[0]->dtype, 4, in[1]->shape);
     if (!out)
@@ -561,16 +489,7 @@ cg_tensor *cg__max_unpool2d_forward(int op, cg_pool *pool, cg_tensor *const *in,
     return out;
 }
 
-/* The indices are found again from x (the forward pass keeps none): one pass over x
- * here instead of an index array written and gathered in every forward pass. */
 cg_status cg__max_pool2d_backward(const cg_node *node, cg_tensor *g, cg_tensor **gin)
-{
-    cg_tensor *in[2] = {g, cg__apply(CG_OP_MAX_POOL2D_INDICES, &node->inputs[0], 1, &node->attrs)};
-    gin[0] = in[1] ? cg__apply(CG_OP_MAX_UNPOOL2D, in, 2, &node->attrs) : NULL;
-    return CG_OK;
-}
-
-cg_status cg__max_pool2d_gather_backward(const cg_node *node, cg_tensor *g, cg_tensor **gin)
 {
     cg_tensor *in[2] = {g, IN(1)};
     gin[0] = cg__apply(CG_OP_MAX_UNPOOL2D, in, 2, &node->attrs);
@@ -581,7 +500,7 @@ cg_status cg__max_pool2d_gather_backward(const cg_node *node, cg_tensor *g, cg_t
 cg_status cg__max_unpool2d_backward(const cg_node *node, cg_tensor *g, cg_tensor **gin)
 {
     cg_tensor *in[2] = {g, IN(1)};
-    gin[0] = cg__apply(CG_OP_MAX_POOL2D_GATHER, in, 2, &node->attrs);
+    gin[0] = cg__apply(CG_OP_MAX_POOL2D, in, 2, &node->attrs);
     gin[1] = NULL;
     return CG_OK;
 }
@@ -755,7 +674,8 @@ cg_tensor *cg_max_pool2d(cg_tensor *x, const cg_conv2d_options *options)
     cg__attrs at;
     if (!check_pool("max_pool2d", x, options, &at))
         return NULL;
-    return cg__apply(CG_OP_MAX_POOL2D, &x, 1, &at);
+    cg_tensor *in[2] = {x, cg__apply(CG_OP_MAX_POOL2D_INDICES, &x, 1, &at)};
+    return in[1] ? cg__apply(CG_OP_MAX_POOL2D, in, 2, &at) : NULL;
 }
 
 cg_tensor *cg_avg_pool2d(cg_tensor *x, const cg_conv2d_options *options)

@@ -1,8 +1,7 @@
 /* Op-table rows of lib/nn/conv.c, in the format of lib/ops/op_list.h.
  *
  * im2col and col2im are adjoint (each is the other's backward rule), and so are
- * max_pool2d_gather and max_unpool2d; max_pool2d gives the windows' first maxima, and
- * max_pool2d_indices (its rule's) their indices. */
+ * max_pool2d and max_unpool2d; max_pool2d_indices finds the windows' first maxima. */
 #ifndef CG_NN_CONV_OPS_H
 #define CG_NN_CONV_OPS_H
 
@@ -11,9 +10,7 @@
     X(COL2IM, "col2im", 1, col2im_forward, col2im_backward, SAVES_NONE)                 \
     X(MAX_POOL2D_INDICES, "max_pool2d_indices", 1, max_pool2d_indices_forward,          \
       no_backward, SAVES_NONE)                                                          \
-    X(MAX_POOL2D, "max_pool2d", 1, max_pool2d_forward, max_pool2d_backward, SAVES_IN0)  \
-    X(MAX_POOL2D_GATHER, "max_pool2d_gather", 2, max_pool2d_gather_forward,             \
-      max_pool2d_gather_backward, SAVES_IN1)                                            \
+    X(MAX_POOL2D, "max_pool2d", 2, max_pool2d_forward, max_pool2d_backward, SAVES_IN1)  \
     X(MAX_UNPOOL2D, "max_unpool2d", 2, max_unpool2d_forward, max_unpool2d_backward,     \
       SAVES_IN1)
 
