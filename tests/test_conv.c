@@ -14,20 +14,11 @@ static cg_tensor *randt(cg_dtype dt, int nd, const int64_t *shape, uint64_t seed
     return t;
 }
 
-static double *values(const cg_tensor *t)
-{
-    int64_t n = cg_tensor_numel(t);
-    double *v = calloc((size_t)(n > 0 ? n : 1), sizeof *v);
-    assert_non_null(v);
-    assert_ok(cg_tensor_to_f64(t, v));
-    return v;
-}
-
 static void assert_values(const cg_tensor *t, const double *want, int64_t n, double tol)
 {
     assert_tensor(t);
     assert_int_equal(cg_tensor_numel(t), n);
-    double *got = values(t);
+    double *got = cg_test_values(t);
     for (int64_t i = 0; i < n; i++)
         if (!(fabs(got[i] - want[i]) <= tol * (1 + fabs(want[i]))) &&
             !(isnan(got[i]) && isnan(want[i])))
@@ -120,7 +111,8 @@ static void check_conv(const conv_cfg *k, cg_dtype dt)
     assert_ok(cg_backward(y, gy));
 
     int64_t nx = cg_tensor_numel(x), nw = cg_tensor_numel(w), ny = cg_tensor_numel(y);
-    double *xv = values(x), *wv = values(w), *gyv = values(gy), *bv = b ? values(b) : NULL;
+    double *xv = cg_test_values(x), *wv = cg_test_values(w), *gyv = cg_test_values(gy);
+    double *bv = b ? cg_test_values(b) : NULL;
     double *want = calloc((size_t)ny, sizeof *want), *gx = calloc((size_t)nx, sizeof *gx);
     double *gw = calloc((size_t)nw, sizeof *gw), *gb = calloc((size_t)k->o, sizeof *gb);
     naive_conv(k, (naive_io){xv, wv, bv, gyv, want, gx, gw});
@@ -186,7 +178,7 @@ static void assert_same(const cg_tensor *a, const cg_tensor *b)
     assert_tensor(a);
     assert_tensor(b);
     assert_int_equal(cg_tensor_numel(a), cg_tensor_numel(b));
-    double *av = values(a), *bv = values(b);
+    double *av = cg_test_values(a), *bv = cg_test_values(b);
     for (int64_t i = 0; i < cg_tensor_numel(a); i++)
         if (av[i] != bv[i])
             fail_msg("element %lld: %.17g != %.17g", (long long)i, av[i], bv[i]);
@@ -285,7 +277,7 @@ static void check_pool(const pool_cfg *k, cg_dtype dt, bool max, bool relu)
     cg_tensor *x = randt(dt, 4, (int64_t[]){k->n, k->c, k->h, k->w}, 5);
     cg_tensor *gy = randt(dt, 4, (int64_t[]){k->n, k->c, ho, wo}, 6);
     if (relu) {
-        double *d = values(x);
+        double *d = cg_test_values(x);
         for (int64_t i = 0; i < cg_tensor_numel(x); i++)
             assert_ok(cg_tensor_set(x, (int64_t[]){i / (k->c * k->h * k->w),
                                                    i / (k->h * k->w) % k->c, i / k->w % k->h,
@@ -298,7 +290,7 @@ static void check_pool(const pool_cfg *k, cg_dtype dt, bool max, bool relu)
     assert_shape4(y, k->n, k->c, ho, wo);
     assert_ok(cg_backward(y, gy));
     int64_t nx = cg_tensor_numel(x), ny = cg_tensor_numel(y);
-    double *xv = values(x), *gyv = values(gy);
+    double *xv = cg_test_values(x), *gyv = cg_test_values(gy);
     double *want = calloc((size_t)ny, sizeof *want), *gx = calloc((size_t)nx, sizeof *gx);
     naive_pool(k, max, xv, gyv, want, gx);
     print_message("# %s %s (%s)%s\n", max ? "max_pool2d" : "avg_pool2d", k->name,
@@ -414,7 +406,7 @@ static void check_max_pool_2x2(cg_dtype dt)
     cg_tensor *pairs[2][2] = {{fast, slow}, {gf, cg_transpose(gs, 2, 3)}};
     for (int k = 0; k < 2; k++) {
         int64_t n = cg_tensor_numel(pairs[k][0]);
-        double *a = values(pairs[k][0]), *b = values(pairs[k][1]);
+        double *a = cg_test_values(pairs[k][0]), *b = cg_test_values(pairs[k][1]);
         for (int64_t i = 0; i < n; i++)
             if (memcmp(&a[i], &b[i], sizeof a[i]))
                 fail_msg("%s element %lld: %g (2x2 kernel) vs %g (general)",
@@ -440,7 +432,7 @@ static void test_linear(void **state)
     cg_tensor *x = randt(CG_F64, 3, (int64_t[]){2, 5, in}, 1);
     cg_tensor *w = randt(CG_F64, 2, (int64_t[]){out, in}, 2);
     cg_tensor *b = randt(CG_F64, 1, &out, 3);
-    double *xv = values(x), *wv = values(w), *bv = values(b);
+    double *xv = cg_test_values(x), *wv = cg_test_values(w), *bv = cg_test_values(b);
     double want[2 * 5 * 3], want_nb[2 * 5 * 3];
     for (int64_t r = 0; r < 10; r++)
         for (int64_t j = 0; j < out; j++) {

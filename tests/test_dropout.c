@@ -7,15 +7,6 @@
 
 #include "test_util.h"
 
-static double *values(const cg_tensor *t)
-{
-    int64_t n = cg_tensor_numel(t);
-    double *v = malloc(sizeof(double) * (size_t)(n > 0 ? n : 1));
-    assert_non_null(v);
-    assert_ok(cg_tensor_to_f64(t, v));
-    return v;
-}
-
 /* |got - want| within 5 standard deviations. */
 static void assert_within_5_sigma(double got, double want, double sigma, const char *what)
 {
@@ -31,7 +22,7 @@ static void check_expectation(cg_dtype dtype, double p)
     cg_rng rng = cg_rng_init(2024);
     cg_tensor *y = cg_dropout(x, p, true, &rng);
     assert_tensor(y);
-    double *v = values(y), sum = 0, zeros = 0;
+    double *v = cg_test_values(y), sum = 0, zeros = 0;
     double scale = dtype == CG_F32 ? (double)(1.0f / (float)(1.0 - p)) : 1.0 / (1.0 - p);
     for (int64_t i = 0; i < n; i++) {
         sum += v[i];
@@ -74,7 +65,7 @@ static void test_mask_follows_the_rng(void **state)
     cg_tensor *y = cg_dropout(x, p, true, &rng);
     assert_tensor(y);
     assert_int_equal(rng.offset, 5 + n);
-    double *v = values(y);
+    double *v = cg_test_values(y);
     for (int64_t i = 0; i < n; i++) {
         bool keep = cg_rng_uniform(&ref) >= p;
         if (keep != (v[i] != 0))
@@ -82,7 +73,7 @@ static void test_mask_follows_the_rng(void **state)
     }
     /* the next call continues the stream: another mask */
     cg_tensor *y2 = cg_dropout(x, p, true, &rng);
-    double *v2 = values(y2);
+    double *v2 = cg_test_values(y2);
     assert_true(memcmp(v, v2, sizeof(double) * (size_t)n) != 0);
     free(v);
     free(v2);
@@ -142,7 +133,7 @@ static void test_dropout2d_whole_channels(void **state)
     cg_tensor *y = cg_dropout2d(x, p, true, &rng);
     assert_tensor(y);
     assert_int_equal(rng.offset, N * C); /* one draw per channel */
-    double *v = values(y), dropped = 0;
+    double *v = cg_test_values(y), dropped = 0;
     for (int64_t ch = 0; ch < N * C; ch++) {
         for (int64_t k = 1; k < HW; k++)
             if (v[ch * HW + k] != v[ch * HW])
@@ -163,7 +154,7 @@ static void test_dropout2d_ranks(void **state)
     cg_tensor *y3 = cg_dropout2d(x3, 0.5, true, &rng);
     assert_tensor(y3);
     assert_int_equal(rng.offset, 42);
-    double *v = values(y3);
+    double *v = cg_test_values(y3);
     for (int64_t ch = 0; ch < 42; ch++)
         for (int64_t k = 1; k < 9; k++)
             assert_true(v[ch * 9 + k] == v[ch * 9]);
@@ -216,7 +207,7 @@ static void test_gradient_is_the_mask(void **state)
         cg_tensor *y = form ? cg_dropout2d(x, p, true, &rng) : cg_dropout(x, p, true, &rng);
         cg_tensor *s = cg_sum(y, NULL, 0, false), *g;
         assert_ok(cg_grad(&s, 1, NULL, &x, 1, &g, NULL));
-        double *vy = values(y), *vg = values(g), *vx = values(x);
+        double *vy = cg_test_values(y), *vg = cg_test_values(g), *vx = cg_test_values(x);
         for (int64_t i = 0; i < 120; i++) {
             double want = vy[i] != 0 ? 1.0 / (1.0 - p) : 0.0;
             if (vg[i] != want)

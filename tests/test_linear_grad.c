@@ -25,23 +25,6 @@ typedef enum layout {
 static const char *const layout_names[NLAYOUTS] = {"contiguous", "transposed", "column step",
                                                    "column range", "row step"};
 
-static cg_tensor *rand_tensor(cg_dtype dtype, int ndim, const int64_t *shape, uint64_t seed)
-{
-    cg_rng rng = cg_rng_init(seed);
-    cg_tensor *t = cg_tensor_uniform(&rng, dtype, ndim, shape, -1.0, 1.0);
-    assert_tensor(t);
-    return t;
-}
-
-static double *values(const cg_tensor *t)
-{
-    int64_t n = cg_tensor_numel(t);
-    double *v = calloc((size_t)(n > 0 ? n : 1), sizeof(double));
-    assert_non_null(v);
-    assert_ok(cg_tensor_to_f64(t, v));
-    return v;
-}
-
 static cg_tensor *new_leaf(cg_dtype dtype, layout l, int64_t out, int64_t in, uint64_t seed)
 {
     int64_t shape[2] = {out, in};
@@ -53,7 +36,7 @@ static cg_tensor *new_leaf(cg_dtype dtype, layout l, int64_t out, int64_t in, ui
         shape[1] = in + 3;
     else if (l == ROW_STEP)
         shape[0] = 2 * out;
-    cg_tensor *t = rand_tensor(dtype, 2, shape, seed);
+    cg_tensor *t = cg_test_rand(dtype, 2, shape, seed);
     assert_ok(cg_tensor_set_requires_grad(t, true));
     return t;
 }
@@ -111,7 +94,7 @@ static void check_values(const cg_tensor *t, const double *want, double tol, con
                          const char *name)
 {
     assert_tensor(t);
-    double *got = values(t);
+    double *got = cg_test_values(t);
     for (int64_t j = 0; j < cg_tensor_numel(t); j++) {
         if (!(fabs(got[j] - want[j]) <= tol + tol * fabs(want[j])))
             fail_msg("%s, %s weight: element %lld is %.17g, want %.17g", what, name,
@@ -126,10 +109,10 @@ static cg_tensor *grad_output(cg_dtype dtype, int ndim, const int64_t *yshape, b
                               uint64_t seed, cg_tensor **owned)
 {
     if (!strided) {
-        *owned = rand_tensor(dtype, ndim, yshape, seed);
+        *owned = cg_test_rand(dtype, ndim, yshape, seed);
         return *owned;
     }
-    *owned = rand_tensor(dtype, 2, (int64_t[]){yshape[1], yshape[0]}, seed);
+    *owned = cg_test_rand(dtype, 2, (int64_t[]){yshape[1], yshape[0]}, seed);
     cg_tensor *g = cg_transpose(*owned, 0, 1);
     assert_tensor(g);
     return g;
@@ -154,23 +137,23 @@ static void check_case(cg_dtype dtype, layout l, const shape_case *c)
     cg_tensor *leaf = new_leaf(dtype, l, out, in, 11 + (uint64_t)l);
     cg_tensor *xs, *x;
     if (c->transposed_x) {
-        xs = rand_tensor(dtype, 2, (int64_t[]){in, rows}, 7);
+        xs = cg_test_rand(dtype, 2, (int64_t[]){in, rows}, 7);
         assert_ok(cg_tensor_set_requires_grad(xs, true));
         x = cg_transpose(xs, 0, 1);
     } else {
-        x = xs = rand_tensor(dtype, c->xdim, c->xshape, 7);
+        x = xs = cg_test_rand(dtype, c->xdim, c->xshape, 7);
     }
     cg_tensor *y = cg_linear(x, weight_of(leaf, l, in), NULL);
     assert_tensor(y);
     int64_t numel = cg_tensor_numel(leaf);
     double *want = calloc((size_t)numel, sizeof(double));
     assert_non_null(want);
-    double *xv = values(x);
+    double *xv = cg_test_values(x);
     for (int pass = 0; pass < 2; pass++) {
         cg_tensor *owned;
         cg_tensor *g = grad_output(dtype, cg_tensor_ndim(y), cg_tensor_shape(y), c->strided_g,
                                    100 + (uint64_t)pass, &owned);
-        double *gv = values(g);
+        double *gv = cg_test_values(g);
         add_reference(want, l, xv, gv, rows, out, in, 1.0);
         assert_ok(cg_backward(y, g));
         check_values(cg_tensor_grad(leaf), want, tol, pass ? "second pass" : "first pass",
@@ -209,12 +192,13 @@ static void test_transposed_input_grad(void **state)
 {
     (void)state;
     int64_t rows = 6, in = 5, out = 7;
-    cg_tensor *xs = rand_tensor(CG_F64, 2, (int64_t[]){in, rows}, 3);
-    cg_tensor *w = rand_tensor(CG_F64, 2, (int64_t[]){out, in}, 4);
-    cg_tensor *g = rand_tensor(CG_F64, 2, (int64_t[]){rows, out}, 5);
+    cg_tensor *xs = cg_test_rand(CG_F64, 2, (int64_t[]){in, rows}, 3);
+    cg_tensor *w = cg_test_rand(CG_F64, 2, (int64_t[]){out, in}, 4);
+    cg_tensor *g = cg_test_rand(CG_F64, 2, (int64_t[]){rows, out}, 5);
     assert_ok(cg_tensor_set_requires_grad(xs, true));
     assert_ok(cg_backward(cg_linear(cg_transpose(xs, 0, 1), w, NULL), g));
-    double *wv = values(w), *gv = values(g), *got = values(cg_tensor_grad(xs));
+    double *wv = cg_test_values(w), *gv = cg_test_values(g);
+    double *got = cg_test_values(cg_tensor_grad(xs));
     for (int64_t r = 0; r < rows; r++) {
         for (int64_t i = 0; i < in; i++) {
             double s = 0;
@@ -239,21 +223,21 @@ static void test_weight_grad_second_order(void **state)
     int64_t in = 5, out = 4, rows = 6;
     for (int l = 0; l < NLAYOUTS; l++) {
         cg_tensor *leaf = new_leaf(CG_F64, (layout)l, out, in, 21);
-        cg_tensor *x = rand_tensor(CG_F64, 3, (int64_t[]){2, 3, in}, 22);
-        cg_tensor *g = rand_tensor(CG_F64, 3, (int64_t[]){2, 3, out}, 23);
-        cg_tensor *v = rand_tensor(CG_F64, 2, cg_tensor_shape(leaf), 24);
+        cg_tensor *x = cg_test_rand(CG_F64, 3, (int64_t[]){2, 3, in}, 22);
+        cg_tensor *g = cg_test_rand(CG_F64, 3, (int64_t[]){2, 3, out}, 23);
+        cg_tensor *v = cg_test_rand(CG_F64, 2, cg_tensor_shape(leaf), 24);
         assert_ok(cg_tensor_set_requires_grad(x, true));
         cg_tensor *y = cg_linear(x, weight_of(leaf, (layout)l, in), NULL);
         cg_tensor *dw;
         cg_grad_options opt = {true, false};
         assert_ok(cg_grad(&y, 1, &g, &leaf, 1, &dw, &opt));
-        double *xv = values(x), *gv = values(g), *vv = values(v);
+        double *xv = cg_test_values(x), *gv = cg_test_values(g), *vv = cg_test_values(v);
         double *want = calloc((size_t)cg_tensor_numel(leaf), sizeof(double));
         assert_non_null(want);
         add_reference(want, (layout)l, xv, gv, rows, out, in, 1.0);
         check_values(dw, want, 1e-12, "create_graph gradient", layout_names[l]);
         assert_ok(cg_backward(cg_sum(cg_mul(dw, v), NULL, 0, false), NULL));
-        double *got = values(cg_tensor_grad(x));
+        double *got = cg_test_values(cg_tensor_grad(x));
         for (int64_t r = 0; r < rows; r++) {
             for (int64_t i = 0; i < in; i++) {
                 double s = 0;
@@ -294,9 +278,9 @@ static void test_layouts_gradgradcheck(void **state)
     int64_t in = 4, out = 3;
     for (int l = 0; l < NLAYOUTS; l++) {
         gg_ctx c = {(layout)l, in};
-        cg_tensor *inputs[3] = {rand_tensor(CG_F64, 3, (int64_t[]){2, 3, in}, 31),
+        cg_tensor *inputs[3] = {cg_test_rand(CG_F64, 3, (int64_t[]){2, 3, in}, 31),
                                 new_leaf(CG_F64, (layout)l, out, in, 32),
-                                rand_tensor(CG_F64, 1, (int64_t[]){out}, 33)};
+                                cg_test_rand(CG_F64, 1, (int64_t[]){out}, 33)};
         assert_ok(cg_tensor_set_requires_grad(inputs[0], true));
         assert_ok(cg_tensor_set_requires_grad(inputs[2], true));
         cg_gradcheck_options opt = cg_gradcheck_defaults();
@@ -336,12 +320,12 @@ static void test_products_add_into_grads(void **state)
     for (int dt = 0; dt < 2; dt++) {
         cg_dtype dtype = dt ? CG_F64 : CG_F32;
         double tol = dt ? 1e-12 : 1e-5;
-        cg_tensor *x = rand_tensor(dtype, 2, (int64_t[]){rows, in}, 41);
-        cg_tensor *w = rand_tensor(dtype, 2, (int64_t[]){in, out}, 42);
+        cg_tensor *x = cg_test_rand(dtype, 2, (int64_t[]){rows, in}, 41);
+        cg_tensor *w = cg_test_rand(dtype, 2, (int64_t[]){in, out}, 42);
         assert_ok(cg_tensor_set_requires_grad(x, true));
         assert_ok(cg_tensor_set_requires_grad(w, true));
         cg_tensor *y = cg_matmul(x, w);
-        double *xv = values(x), *wv = values(w);
+        double *xv = cg_test_values(x), *wv = cg_test_values(w);
         double *want = calloc((size_t)(in * out), sizeof(double));
         double *want_x = calloc((size_t)(rows * in), sizeof(double)); /* sum of g w^T */
         assert_non_null(want);
@@ -353,8 +337,8 @@ static void test_products_add_into_grads(void **state)
                 cg_tensor_zero_grad(w);
             if (pass >= 2)
                 memset(want, 0, sizeof(double) * (size_t)(in * out));
-            cg_tensor *g = rand_tensor(dtype, 2, (int64_t[]){rows, out}, 50 + (uint64_t)pass);
-            double *gv = values(g);
+            cg_tensor *g = cg_test_rand(dtype, 2, (int64_t[]){rows, out}, 50 + (uint64_t)pass);
+            double *gv = cg_test_values(g);
             add_xt_g(want, xv, gv, rows, in, out);
             for (int64_t r = 0; r < rows; r++)
                 for (int64_t i = 0; i < in; i++)
@@ -385,32 +369,33 @@ static void test_grad_read_by_the_graph(void **state)
     (void)state;
     int64_t n = 300; /* k above BLIS's block of k: an aliased .grad would be read half updated */
     int64_t sq[2] = {n, n};
-    cg_tensor *x = rand_tensor(CG_F64, 2, sq, 61);
-    cg_tensor *w = rand_tensor(CG_F64, 2, sq, 62);
+    cg_tensor *x = cg_test_rand(CG_F64, 2, sq, 61);
+    cg_tensor *w = cg_test_rand(CG_F64, 2, sq, 62);
     assert_ok(cg_tensor_set_requires_grad(x, true));
     assert_ok(cg_tensor_set_requires_grad(w, true));
-    cg_tensor *g0 = rand_tensor(CG_F64, 2, sq, 63);
+    cg_tensor *g0 = cg_test_rand(CG_F64, 2, sq, 63);
     assert_ok(cg_backward(cg_matmul(x, w), g0)); /* w.grad = x^T g0 */
-    double *xv = values(x), *old = values(cg_tensor_grad(w));
+    double *xv = cg_test_values(x), *old = cg_test_values(cg_tensor_grad(w));
 
     /* grad_output is w.grad itself: w.grad = old + x^T old */
-    double *want = values(cg_tensor_grad(w));
+    double *want = cg_test_values(cg_tensor_grad(w));
     add_xt_g(want, xv, old, n, n, n);
     assert_ok(cg_backward(cg_matmul(x, w), cg_tensor_grad(w)));
     check_values(cg_tensor_grad(w), want, 1e-10, "grad_output = w.grad", "plain");
     free(old);
-    old = values(cg_tensor_grad(w));
+    old = cg_test_values(cg_tensor_grad(w));
 
     /* y = (x @ w) * s + z @ u with grad_output w.grad: the add hands w.grad itself to
      * z @ u, whose rule runs after the product with w, so w.grad must still hold its old
      * values then: u.grad = z^T old, w.grad = old + x^T (old * s). */
     {
-        cg_tensor *z = rand_tensor(CG_F64, 2, sq, 64), *u = rand_tensor(CG_F64, 2, sq, 65);
-        cg_tensor *s = rand_tensor(CG_F64, 2, sq, 66);
+        cg_tensor *z = cg_test_rand(CG_F64, 2, sq, 64), *u = cg_test_rand(CG_F64, 2, sq, 65);
+        cg_tensor *s = cg_test_rand(CG_F64, 2, sq, 66);
         assert_ok(cg_tensor_set_requires_grad(u, true));
         cg_tensor *zu = cg_matmul(z, u);
         cg_tensor *y = cg_add(cg_mul(cg_matmul(x, w), s), zu);
-        double *zv = values(z), *sv = values(s), *os = values(cg_tensor_grad(w));
+        double *zv = cg_test_values(z), *sv = cg_test_values(s);
+        double *os = cg_test_values(cg_tensor_grad(w));
         for (int64_t j = 0; j < n * n; j++)
             os[j] *= sv[j];
         double *want_u = calloc((size_t)(n * n), sizeof(double));
@@ -428,7 +413,7 @@ static void test_grad_read_by_the_graph(void **state)
         cg_tensor_free(u);
         cg_tensor_free(s);
         free(old);
-        old = values(cg_tensor_grad(w));
+        old = cg_test_values(cg_tensor_grad(w));
     }
 
     /* h = x * w.grad is recorded before the product and reads w.grad in its rule:
@@ -436,11 +421,11 @@ static void test_grad_read_by_the_graph(void **state)
     cg_tensor_zero_grad(x);
     cg_tensor *h = cg_mul(x, cg_tensor_grad(w));
     cg_tensor *ones = cg_tensor_ones(CG_F64, 2, sq);
-    double *hv = values(h), *wv = values(w), *onev = values(ones);
+    double *hv = cg_test_values(h), *wv = cg_test_values(w), *onev = cg_test_values(ones);
     add_xt_g(want, hv, onev, n, n, n);
     assert_ok(cg_backward(cg_matmul(h, w), ones));
     check_values(cg_tensor_grad(w), want, 1e-10, "w.grad read by a rule", "plain");
-    double *gx = values(cg_tensor_grad(x));
+    double *gx = cg_test_values(cg_tensor_grad(x));
     for (int64_t r = 0; r < n; r++) {
         for (int64_t i = 0; i < n; i++) {
             double s = 0;
@@ -466,13 +451,13 @@ static void test_grad_read_by_the_graph(void **state)
 static void test_grad_leaves_dot_grad_alone(void **state)
 {
     (void)state;
-    cg_tensor *x = rand_tensor(CG_F64, 2, (int64_t[]){4, 3}, 71);
-    cg_tensor *w = rand_tensor(CG_F64, 2, (int64_t[]){2, 3}, 72);
-    cg_tensor *g = rand_tensor(CG_F64, 2, (int64_t[]){4, 2}, 73);
+    cg_tensor *x = cg_test_rand(CG_F64, 2, (int64_t[]){4, 3}, 71);
+    cg_tensor *w = cg_test_rand(CG_F64, 2, (int64_t[]){2, 3}, 72);
+    cg_tensor *g = cg_test_rand(CG_F64, 2, (int64_t[]){4, 2}, 73);
     assert_ok(cg_tensor_set_requires_grad(w, true));
     cg_tensor *y = cg_linear(x, w, NULL);
     assert_ok(cg_backward(y, g));
-    double *before = values(cg_tensor_grad(w));
+    double *before = cg_test_values(cg_tensor_grad(w));
     for (int cg = 0; cg < 2; cg++) {
         cg_grad_options opt = {cg == 1, false};
         cg_tensor *dw;
@@ -496,9 +481,9 @@ static void test_accumulation_thread_independent(void **state)
     int threads_before = cg_get_num_threads();
     for (int t = 0; t < 2; t++) {
         cg_set_num_threads(t + 1);
-        cg_tensor *x = rand_tensor(CG_F32, 2, (int64_t[]){rows, in}, 81);
-        cg_tensor *w = rand_tensor(CG_F32, 2, (int64_t[]){out, in}, 82);
-        cg_tensor *g = rand_tensor(CG_F32, 2, (int64_t[]){rows, out}, 83);
+        cg_tensor *x = cg_test_rand(CG_F32, 2, (int64_t[]){rows, in}, 81);
+        cg_tensor *w = cg_test_rand(CG_F32, 2, (int64_t[]){out, in}, 82);
+        cg_tensor *g = cg_test_rand(CG_F32, 2, (int64_t[]){rows, out}, 83);
         assert_ok(cg_tensor_set_requires_grad(w, true));
         cg_tensor *y = cg_linear(x, w, NULL);
         for (int pass = 0; pass < 3; pass++)

@@ -6,23 +6,6 @@
 
 #include "test_util.h"
 
-static cg_tensor *rand_tensor(cg_dtype dtype, int ndim, const int64_t *shape, uint64_t seed)
-{
-    cg_rng rng = cg_rng_init(seed);
-    cg_tensor *t = cg_tensor_uniform(&rng, dtype, ndim, shape, -1.0, 1.0);
-    assert_tensor(t);
-    return t;
-}
-
-static double *values(const cg_tensor *t)
-{
-    int64_t n = cg_tensor_numel(t);
-    double *v = malloc(sizeof(double) * (size_t)(n > 0 ? n : 1));
-    assert_non_null(v);
-    assert_ok(cg_tensor_to_f64(t, v));
-    return v;
-}
-
 /* Offset of batch index b (row-major over out's batch dims) into a tensor with nd dims
  * whose matrices hold mat elements, honouring broadcast (size-1 or missing) dims. */
 static int64_t batch_offset(int64_t b, int onb, const int64_t *oshape, int nd,
@@ -52,7 +35,7 @@ static void check_product(cg_tensor *a, cg_tensor *b, double tol)
     int64_t m = sa[na - 2], k = sa[na - 1], n = sb[nb - 1];
     assert_int_equal(sc[nc - 2], m);
     assert_int_equal(sc[nc - 1], n);
-    double *av = values(a), *bv = values(b), *cv = values(c);
+    double *av = cg_test_values(a), *bv = cg_test_values(b), *cv = cg_test_values(c);
     int64_t batch = cg_tensor_numel(c) / (m * n > 0 ? m * n : 1);
     if (m * n == 0)
         batch = 0;
@@ -80,8 +63,8 @@ static void test_matrix_products(void **state)
     for (int dt = 0; dt < 2; dt++) {
         for (size_t s = 0; s < sizeof dims / sizeof *dims; s++) {
             int64_t as[] = {dims[s][0], dims[s][1]}, bs[] = {dims[s][1], dims[s][2]};
-            cg_tensor *a = rand_tensor(dt ? CG_F64 : CG_F32, 2, as, 2 * s);
-            cg_tensor *b = rand_tensor(dt ? CG_F64 : CG_F32, 2, bs, 2 * s + 1);
+            cg_tensor *a = cg_test_rand(dt ? CG_F64 : CG_F32, 2, as, 2 * s);
+            cg_tensor *b = cg_test_rand(dt ? CG_F64 : CG_F32, 2, bs, 2 * s + 1);
             check_product(a, b, dt ? 1e-13 : 1e-5);
             cg_tensor_free(a);
             cg_tensor_free(b);
@@ -94,7 +77,7 @@ static void test_large_product(void **state)
 {
     (void)state;
     int64_t as[] = {200, 300}, bs[] = {300, 150};
-    cg_tensor *a = rand_tensor(CG_F64, 2, as, 1), *b = rand_tensor(CG_F64, 2, bs, 2);
+    cg_tensor *a = cg_test_rand(CG_F64, 2, as, 1), *b = cg_test_rand(CG_F64, 2, bs, 2);
     for (int t = 1; t <= 2; t++) {
         cg_set_num_threads(t);
         check_product(a, b, 1e-12);
@@ -112,8 +95,8 @@ static void test_strided_operands(void **state)
     for (int dt = 0; dt < 2; dt++) {
         cg_dtype d = dt ? CG_F64 : CG_F32;
         double tol = dt ? 1e-13 : 1e-5;
-        cg_tensor *a = rand_tensor(d, 2, as, 3), *b = rand_tensor(d, 2, bs, 4);
-        cg_tensor *c = rand_tensor(d, 3, cs, 5);
+        cg_tensor *a = cg_test_rand(d, 2, as, 3), *b = cg_test_rand(d, 2, bs, 4);
+        cg_tensor *c = cg_test_rand(d, 3, cs, 5);
         cg_tensor *at = cg_transpose(a, 0, 1), *bt = cg_transpose(b, 0, 1);
         assert_false(cg_tensor_is_contiguous(at));
         check_product(at, bt, tol);            /* [5, 7] @ [7, 4] */
@@ -134,13 +117,13 @@ static void test_broadcast_view_operand(void **state)
 {
     (void)state;
     int64_t rs[] = {1, 4}, full[] = {3, 4}, bs[] = {4, 2};
-    cg_tensor *r = rand_tensor(CG_F64, 2, rs, 6), *b = rand_tensor(CG_F64, 2, bs, 7);
+    cg_tensor *r = cg_test_rand(CG_F64, 2, rs, 6), *b = cg_test_rand(CG_F64, 2, bs, 7);
     cg_tensor *a = cg_expand(r, 2, full);
     assert_tensor(a);
     assert_int_equal(cg_tensor_strides(a)[0], 0);
     check_product(a, b, 1e-13);
     int64_t cs[] = {4, 1}, wide[] = {4, 5};
-    cg_tensor *col = rand_tensor(CG_F64, 2, cs, 8);
+    cg_tensor *col = cg_test_rand(CG_F64, 2, cs, 8);
     check_product(cg_transpose(b, 0, 1), cg_expand(col, 2, wide), 1e-13); /* column stride 0 */
     cg_tensor_free(r);
     cg_tensor_free(b);
@@ -154,8 +137,8 @@ static void test_batched_broadcast(void **state)
     for (int dt = 0; dt < 2; dt++) {
         cg_dtype d = dt ? CG_F64 : CG_F32;
         double tol = dt ? 1e-13 : 1e-5;
-        cg_tensor *a = rand_tensor(d, 4, as, 9), *b = rand_tensor(d, 3, bs, 10);
-        cg_tensor *c = rand_tensor(d, 2, cs, 11), *e = rand_tensor(d, 4, ds, 12);
+        cg_tensor *a = cg_test_rand(d, 4, as, 9), *b = cg_test_rand(d, 3, bs, 10);
+        cg_tensor *c = cg_test_rand(d, 2, cs, 11), *e = cg_test_rand(d, 4, ds, 12);
         cg_tensor *ab = cg_matmul(a, b);
         assert_tensor(ab);
         int64_t want[] = {2, 5, 3, 2};
@@ -176,7 +159,7 @@ static void test_many_small_products(void **state)
 {
     (void)state;
     int64_t s[] = {256, 8, 8};
-    cg_tensor *a = rand_tensor(CG_F32, 3, s, 13), *b = rand_tensor(CG_F32, 3, s, 14);
+    cg_tensor *a = cg_test_rand(CG_F32, 3, s, 13), *b = cg_test_rand(CG_F32, 3, s, 14);
     cg_tensor *c[2];
     for (int t = 0; t < 2; t++) {
         cg_set_num_threads(t + 1);
@@ -201,9 +184,10 @@ static void test_vector_operands(void **state)
     assert_tensor(d);
     assert_int_equal(cg_tensor_ndim(d), 0);
     assert_close(cg_tensor_item(d), -1 + 1 + 6 + 4, 0, 0);
-    cg_tensor *b = rand_tensor(CG_F64, 2, kn, 15), *a = rand_tensor(CG_F64, 2, mk, 16);
-    cg_tensor *bb = rand_tensor(CG_F64, 3, bkn, 17), *ba = rand_tensor(CG_F64, 3, bmk, 18);
-    double *bv = values(b), *av = values(a), *bbv = values(bb), *bav = values(ba);
+    cg_tensor *b = cg_test_rand(CG_F64, 2, kn, 15), *a = cg_test_rand(CG_F64, 2, mk, 16);
+    cg_tensor *bb = cg_test_rand(CG_F64, 3, bkn, 17), *ba = cg_test_rand(CG_F64, 3, bmk, 18);
+    double *bv = cg_test_values(b), *av = cg_test_values(a);
+    double *bbv = cg_test_values(bb), *bav = cg_test_values(ba);
     /* [4] @ [4, 3] -> [3] */
     cg_tensor *xb = cg_matmul(x, b);
     assert_tensor(xb);
@@ -274,7 +258,7 @@ static void test_zero_sizes(void **state)
     c = cg_matmul(a2, b3); /* [2, 0] @ [0, 3]: k == 0 gives zeros */
     assert_tensor(c);
     assert_int_equal(cg_tensor_numel(c), 6);
-    double *cv = values(c);
+    double *cv = cg_test_values(c);
     for (int i = 0; i < 6; i++)
         assert_close(cv[i], 0.0, 0, 0);
     free(cv);
@@ -311,7 +295,7 @@ static void test_backward_values(void **state)
     /* A^T g */
     double db[] = {1 * 1 + 4 * -1, 1 * 2 + 4 * 0.5, 2 * 1 + 5 * -1,
                    2 * 2 + 5 * 0.5, 3 * 1 + 6 * -1, 3 * 2 + 6 * 0.5};
-    double *ga = values(cg_tensor_grad(a)), *gb = values(cg_tensor_grad(b));
+    double *ga = cg_test_values(cg_tensor_grad(a)), *gb = cg_test_values(cg_tensor_grad(b));
     for (int i = 0; i < 6; i++) {
         assert_close(ga[i], da[i], 1e-15, 0);
         assert_close(gb[i], db[i], 1e-15, 0);
@@ -329,14 +313,14 @@ static void test_backward_broadcast_and_vectors(void **state)
 {
     (void)state;
     int64_t as[] = {3, 2, 4}, ws[] = {4, 2}, k = 4;
-    cg_tensor *a = rand_tensor(CG_F64, 3, as, 19), *w = rand_tensor(CG_F64, 2, ws, 20);
+    cg_tensor *a = cg_test_rand(CG_F64, 3, as, 19), *w = cg_test_rand(CG_F64, 2, ws, 20);
     assert_ok(cg_tensor_set_requires_grad(w, true));
     assert_ok(cg_backward(cg_sum(cg_matmul(a, w), NULL, 0, false), NULL));
     cg_tensor *gw = cg_tensor_grad(w);
     assert_tensor(gw);
     assert_int_equal(cg_tensor_ndim(gw), 2);
     /* d sum(A W) / dW[p][j] = sum over batch and rows of A[..][p] */
-    double *av = values(a), *gv = values(gw);
+    double *av = cg_test_values(a), *gv = cg_test_values(gw);
     for (int p = 0; p < 4; p++) {
         double s = 0;
         for (int r = 0; r < 6; r++)

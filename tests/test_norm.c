@@ -17,17 +17,6 @@ static cg_tensor *randn(cg_dtype dt, int ndim, const int64_t *shape, uint64_t se
     return t;
 }
 
-/* All values of t as doubles (malloc'd). */
-static double *values(const cg_tensor *t)
-{
-    assert_tensor(t);
-    int64_t n = cg_tensor_numel(t);
-    double *v = malloc(sizeof(double) * (size_t)(n > 0 ? n : 1));
-    assert_non_null(v);
-    assert_ok(cg_tensor_to_f64(t, v));
-    return v;
-}
-
 /* Mean and biased variance of the elements of the row-major view of t (shape
  * [outer, mid, inner]) at middle index j, over outer and inner when across_outer, else of
  * block (o, j) only. */
@@ -52,7 +41,7 @@ static void moments(const double *v, int64_t outer, int64_t mid, int64_t inner, 
 static void assert_standardized(const cg_tensor *y, int64_t outer, int64_t mid, int64_t inner,
                                 bool across_outer, double tol)
 {
-    double *v = values(y);
+    double *v = cg_test_values(y);
     for (int64_t o = 0; o < (across_outer ? 1 : outer); o++)
         for (int64_t j = 0; j < mid; j++) {
             double m, var;
@@ -65,7 +54,7 @@ static void assert_standardized(const cg_tensor *y, int64_t outer, int64_t mid, 
 
 static void assert_all_close(const cg_tensor *a, const cg_tensor *b, double tol)
 {
-    double *x = values(a), *y = values(b);
+    double *x = cg_test_values(a), *y = cg_test_values(b);
     assert_int_equal(cg_tensor_numel(a), cg_tensor_numel(b));
     for (int64_t i = 0; i < cg_tensor_numel(a); i++)
         assert_close(x[i], y[i], tol, tol);
@@ -234,7 +223,7 @@ static void test_batch_norm_stats_far_from_zero(void **state)
     cg_tensor *x = randn(CG_F64, 3, shape, 11, 1e6, 1.0);
     cg_tensor *rm = cg_tensor_zeros(CG_F64, 1, &c), *rv = cg_tensor_ones(CG_F64, 1, &c);
     assert_tensor(cg_batch_norm(x, rm, rv, NULL, NULL, true, 1.0, 1e-5));
-    double *xv = values(x), *gm = values(rm), *gv = values(rv);
+    double *xv = cg_test_values(x), *gm = cg_test_values(rm), *gv = cg_test_values(rv);
     for (int64_t j = 0; j < c; j++) {
         double mean, var;
         moments(xv, 8, 2, 1000, 0, j, true, &mean, &var);
@@ -293,7 +282,7 @@ static void test_batch_norm_running_stats(void **state)
         uint64_t v0 = cg_tensor_version(rm);
         assert_tensor(cg_batch_norm(x, rm, rv, NULL, NULL, true, m, 1e-5));
         assert_true(cg_tensor_version(rm) > v0);
-        double *xv = values(x);
+        double *xv = cg_test_values(x);
         for (int64_t j = 0; j < c; j++) {
             double mean, var;
             moments(xv, 4, 3, 2, 0, j, true, &mean, &var);
@@ -303,7 +292,7 @@ static void test_batch_norm_running_stats(void **state)
         free(xv);
         cg_tensor_free(x);
     }
-    double *gm = values(rm), *gv = values(rv);
+    double *gm = cg_test_values(rm), *gv = cg_test_values(rv);
     for (int j = 0; j < 3; j++) {
         assert_close(gm[j], hm[j], 1e-13, 1e-13);
         assert_close(gv[j], hv[j], 1e-13, 1e-13);
@@ -326,7 +315,7 @@ static void test_batch_norm_eval_uses_running_stats(void **state)
     cg_tensor *w = cg_tensor_from_data(CG_F64, 1, &c, (double[]){2.0, 1.0});
     cg_tensor *b = cg_tensor_from_data(CG_F64, 1, &c, (double[]){0.0, -1.0});
     uint64_t v0 = cg_tensor_version(rm);
-    double *y = values(cg_batch_norm(x, rm, rv, w, b, false, 0.1, 1e-5));
+    double *y = cg_test_values(cg_batch_norm(x, rm, rv, w, b, false, 0.1, 1e-5));
     const double *xv = cg_tensor_data(x), *mv = cg_tensor_data(rm), *vv = cg_tensor_data(rv),
                  *wv = cg_tensor_data(w), *bv = cg_tensor_data(b);
     for (int i = 0; i < 6; i++) {
@@ -454,7 +443,7 @@ static void test_layer_norm(void **state)
     assert_all_close(cg_layer_norm(x, 2, (int64_t[]){3, 4}, w, b, 1e-5), cg_add(cg_mul(z, w), b), 1e-14);
     /* eps sits inside the square root: a constant row gives 0, not NaN */
     cg_tensor *k = cg_tensor_full(CG_F64, 2, (int64_t[]){2, 3}, 5.0);
-    double *kv = values(cg_layer_norm(k, 1, (int64_t[]){3}, NULL, NULL, 1e-5));
+    double *kv = cg_test_values(cg_layer_norm(k, 1, (int64_t[]){3}, NULL, NULL, 1e-5));
     assert_close(kv[0], 0.0, 0, 0);
     free(kv);
     expect_error(cg_layer_norm(x, 1, (int64_t[]){3}, NULL, NULL, 1e-5), CG_ERR_SHAPE, "layer_norm", "[3]", "[2, 3, 4]");
@@ -480,7 +469,8 @@ static void test_group_norm(void **state)
                      cg_instance_norm(x, NULL, NULL, NULL, NULL, true, 0.1, 1e-5), 1e-13);
     int64_t c = 6;
     cg_tensor *w4 = cg_tensor_ones(CG_F64, 1, (int64_t[]){4}), *w = cg_tensor_full(CG_F64, 1, &c, 2.0);
-    double *a = values(cg_group_norm(x, 2, w, NULL, 1e-5)), *b = values(cg_group_norm(x, 2, NULL, NULL, 1e-5));
+    double *a = cg_test_values(cg_group_norm(x, 2, w, NULL, 1e-5));
+    double *b = cg_test_values(cg_group_norm(x, 2, NULL, NULL, 1e-5));
     for (int i = 0; i < 36; i++)
         assert_close(a[i], 2 * b[i], 1e-14, 1e-14);
     free(a);
@@ -504,7 +494,7 @@ static void test_instance_norm(void **state)
     for (int step = 0; step < 3; step++) {
         cg_tensor *x = randn(CG_F64, 4, shape, 60 + (uint64_t)step, 1.0, 2.0);
         assert_standardized(cg_instance_norm(x, rm, rv, NULL, NULL, true, m, 0), 3, 2, 6, false, 1e-12);
-        double *xv = values(x);
+        double *xv = cg_test_values(x);
         for (int j = 0; j < 2; j++) {
             double sm = 0, sv = 0;
             for (int n = 0; n < 3; n++) {
@@ -519,7 +509,7 @@ static void test_instance_norm(void **state)
         free(xv);
         cg_tensor_free(x);
     }
-    double *gm = values(rm), *gv = values(rv);
+    double *gm = cg_test_values(rm), *gv = cg_test_values(rv);
     for (int j = 0; j < 2; j++) {
         assert_close(gm[j], hm[j], 1e-14, 1e-13);
         assert_close(gv[j], hv[j], 1e-14, 1e-13);
@@ -552,7 +542,7 @@ static void test_feature_stats_and_standardize(void **state)
     assert_ok(cg_feature_stats(x, &mean, &std));
     assert_int_equal(cg_tensor_ndim(mean), 2);
     assert_int_equal(cg_tensor_size(std, 0), 2);
-    double *mv = values(mean), *sv = values(std);
+    double *mv = cg_test_values(mean), *sv = cg_test_values(std);
     assert_close(mv[0], 3.0, 1e-15, 0);
     assert_close(mv[1], 15.0, 1e-15, 0);
     assert_close(sv[0], sqrt((4 + 1 + 0 + 9) / 3.0), 1e-15, 1e-15);
@@ -564,7 +554,7 @@ static void test_feature_stats_and_standardize(void **state)
     assert_tensor(z);
     cg_tensor *zc = cg_tensor_clone(z), *zm, *zs;
     assert_ok(cg_feature_stats(zc, &zm, &zs));
-    double *a = values(zm), *b = values(zs);
+    double *a = cg_test_values(zm), *b = cg_test_values(zs);
     for (int j = 0; j < 2; j++) {
         assert_close(a[j], 0.0, 1e-15, 0);
         assert_close(b[j], 1.0, 1e-15, 1e-15);
@@ -578,7 +568,7 @@ static void test_feature_stats_and_standardize(void **state)
     /* one sample: std is NaN (0/0), as torch.std */
     cg_tensor *one = cg_tensor_ones(CG_F64, 2, (int64_t[]){1, 3}), *om, *os;
     assert_ok(cg_feature_stats(one, &om, &os));
-    double *ov = values(os);
+    double *ov = cg_test_values(os);
     assert_true(isnan(ov[0]));
     free(ov);
     cg_tensor *i64 = cg_tensor_zeros(CG_I64, 1, (int64_t[]){3}), *dm, *ds;

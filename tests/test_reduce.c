@@ -6,26 +6,13 @@
 
 #include "test_util.h"
 
-enum kind { K_SUM, K_MEAN, K_MAX, K_MIN, K_VAR, K_LSE };
-
-/* A caller-owned tensor of uniform values in [-2, 2). */
+/* Values in [-2, 2): wide enough that exp and log-sum-exp see a range of magnitudes. */
 static cg_tensor *rand_tensor(cg_dtype dtype, int ndim, const int64_t *shape, uint64_t seed)
 {
-    cg_rng rng = cg_rng_init(seed);
-    cg_tensor *t = cg_tensor_uniform(&rng, dtype, ndim, shape, -2.0, 2.0);
-    assert_tensor(t);
-    return t;
+    return cg_test_uniform(dtype, ndim, shape, seed, -2.0, 2.0);
 }
 
-/* All elements of t as doubles (malloc'd; free it). */
-static double *values(const cg_tensor *t)
-{
-    int64_t n = cg_tensor_numel(t);
-    double *v = malloc(sizeof(double) * (size_t)(n > 0 ? n : 1));
-    assert_non_null(v);
-    assert_ok(cg_tensor_to_f64(t, v));
-    return v;
-}
+enum kind { K_SUM, K_MEAN, K_MAX, K_MIN, K_VAR, K_LSE };
 
 static cg_tensor *run_kind(enum kind k, cg_tensor *x, const int *axes, int naxes, int corr,
                            bool keepdim)
@@ -112,7 +99,7 @@ static void check_reduce(enum kind k, cg_tensor *x, const int *axes, int naxes, 
             }
         }
         assert_int_equal(cg_tensor_ndim(y), want_nd);
-        double *xv = values(x), *yv = values(y);
+        double *xv = cg_test_values(x), *yv = cg_test_values(y);
         int64_t nout = cg_tensor_numel(y);
         double *ref = malloc(sizeof(double) * (size_t)nout);
         reference(k, xv, nd, shape, mask, corr, ref, nout);
@@ -324,7 +311,7 @@ static double *grad_of(cg_tensor *x, cg_tensor *y, cg_tensor *w)
     assert_ok(cg_backward(y, w));
     cg_tensor *g = cg_tensor_grad(x);
     assert_tensor(g);
-    return values(g);
+    return cg_test_values(g);
 }
 
 static void test_sum_mean_backward(void **state)
@@ -452,13 +439,13 @@ static void test_softmax_rows_sum_to_one(void **state)
         for (int axis = -1; axis <= 0; axis++) {
             cg_tensor *y = cg_softmax(x, axis);
             int ax = axis;
-            double *s = values(cg_sum(y, &ax, 1, false));
+            double *s = cg_test_values(cg_sum(y, &ax, 1, false));
             int64_t rows = axis == 0 ? 7 : 5;
             for (int64_t r = 0; r < rows; r++)
                 assert_close(s[r], 1.0, dt ? 1e-15 : 1e-6, 0);
             free(s);
             /* log_softmax == log(softmax) */
-            double *a = values(cg_log_softmax(x, axis)), *b = values(cg_log(y));
+            double *a = cg_test_values(cg_log_softmax(x, axis)), *b = cg_test_values(cg_log(y));
             for (int i = 0; i < 35; i++)
                 assert_close(a[i], b[i], dt ? 1e-14 : 1e-6, 0);
             free(a);
@@ -474,7 +461,7 @@ static void test_softmax_stable(void **state)
     int64_t n = 3;
     double xs[] = {1000, 1000, -1000};
     cg_tensor *x = cg_tensor_from_data(CG_F64, 1, &n, xs);
-    double *y = values(cg_softmax(x, 0)), *l = values(cg_log_softmax(x, 0));
+    double *y = cg_test_values(cg_softmax(x, 0)), *l = cg_test_values(cg_log_softmax(x, 0));
     assert_close(y[0], 0.5, 1e-15, 0);
     assert_close(y[1], 0.5, 1e-15, 0);
     assert_close(y[2], 0.0, 0, 0);
@@ -484,7 +471,7 @@ static void test_softmax_stable(void **state)
     free(l);
     float fs[] = {-1000.0f, -1000.0f, -1001.0f};
     cg_tensor *f = cg_tensor_from_data(CG_F32, 1, &n, fs);
-    y = values(cg_softmax(f, -1));
+    y = cg_test_values(cg_softmax(f, -1));
     double e = exp(-1.0);
     assert_close(y[0], 1 / (2 + e), 1e-6, 0);
     assert_close(y[2], e / (2 + e), 1e-6, 0);
@@ -535,8 +522,8 @@ static void test_sum_to(void **state)
     (void)state;
     int64_t shape[] = {2, 3, 4}, to1[] = {3, 1}, to2[] = {4}, to3[] = {1, 1, 4};
     cg_tensor *x = rand_tensor(CG_F64, 3, shape, 31);
-    double *xv = values(x);
-    double *a = values(cg_sum_to(x, 2, to1));
+    double *xv = cg_test_values(x);
+    double *a = cg_test_values(cg_sum_to(x, 2, to1));
     for (int j = 0; j < 3; j++) {
         double s = 0;
         for (int i = 0; i < 2; i++)
@@ -548,7 +535,7 @@ static void test_sum_to(void **state)
     cg_tensor *b = cg_sum_to(x, 1, to2), *c = cg_sum_to(x, 3, to3);
     assert_int_equal(cg_tensor_ndim(b), 1);
     assert_int_equal(cg_tensor_ndim(c), 3);
-    double *bv = values(b), *cv = values(c);
+    double *bv = cg_test_values(b), *cv = cg_test_values(c);
     for (int k = 0; k < 4; k++) {
         double s = 0;
         for (int i = 0; i < 6; i++)

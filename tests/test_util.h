@@ -10,6 +10,7 @@
 #include <cmocka.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "cgrad/cgrad.h"
 
@@ -75,5 +76,33 @@ static inline int cg_test_teardown(void **state)
         if (!strstr(cg_last_error(), (text)))                                               \
             fail_msg("error \"%s\" lacks \"%s\"", cg_last_error(), (text));                 \
     } while (0)
+
+/* The values of any tensor as a new array of doubles (free it); fails the test on error. */
+static inline double *cg_test_values(const cg_tensor *t)
+{
+    assert_tensor(t);
+    int64_t n = cg_tensor_numel(t);
+    double *v = calloc((size_t)(n > 0 ? n : 1), sizeof(double));
+    assert_non_null(v);
+    assert_ok(cg_tensor_to_f64(t, v));
+    return v;
+}
+
+/* A tensor of values uniform in [lo, hi) from its own seed. */
+static inline cg_tensor *cg_test_uniform(cg_dtype dtype, int ndim, const int64_t *shape,
+                                         uint64_t seed, double lo, double hi)
+{
+    cg_rng rng = cg_rng_init(seed);
+    cg_tensor *t = cg_tensor_uniform(&rng, dtype, ndim, shape, lo, hi);
+    assert_tensor(t);
+    return t;
+}
+
+/* A tensor of values uniform in [-1, 1) from its own seed. */
+static inline cg_tensor *cg_test_rand(cg_dtype dtype, int ndim, const int64_t *shape,
+                                      uint64_t seed)
+{
+    return cg_test_uniform(dtype, ndim, shape, seed, -1.0, 1.0);
+}
 
 #endif
