@@ -461,43 +461,22 @@ cg_tensor *cg__batch_norm_grad_input_forward(int op, cg_pool *pool, cg_tensor *c
 /* Row i of a [rows, C] tensor, as [C]. */
 static cg_tensor *row(cg_tensor *t, int i) { return cg_squeeze(cg_slice(t, 0, i, i + 1, 1), 0); }
 
-/* [C] as [1, C, 1, ...] to broadcast against an ndim tensor. */
-static cg_tensor *chan(cg_tensor *p, int ndim)
-{
-    if (!p)
-        return NULL;
-    int64_t shape[CG_MAX_DIMS];
-    for (int d = 0; d < ndim; d++)
-        shape[d] = d == 1 ? p->shape[0] : 1;
-    return cg_reshape(p, ndim, shape);
-}
-
-/* Every axis of x but the channel axis. */
-static int other_axes(const cg_tensor *x, int *axes)
-{
-    int n = 0;
-    for (int d = 0; d < x->ndim; d++)
-        if (d != 1)
-            axes[n++] = d;
-    return n;
-}
-
 /* Per-channel sum ([1, C, 1, ...] with keepdim, else [C]) and mean (kept dims). */
 static cg_tensor *csum(cg_tensor *t, bool keepdim)
 {
-    int axes[CG_MAX_DIMS], n = other_axes(t, axes);
+    int axes[CG_MAX_DIMS], n = cg__axes_from(0, t->ndim, true, axes);
     return cg_sum(t, axes, n, keepdim);
 }
 static cg_tensor *cmean(cg_tensor *t)
 {
-    int axes[CG_MAX_DIMS], n = other_axes(t, axes);
+    int axes[CG_MAX_DIMS], n = cg__axes_from(0, t->ndim, true, axes);
     return cg_mean(t, axes, n, true);
 }
 
 /* invstd and xhat of x recomputed with ops, so that they carry x's derivatives. */
 static void standardize(cg_tensor *x, double eps, cg_tensor **istd, cg_tensor **xhat)
 {
-    int axes[CG_MAX_DIMS], n = other_axes(x, axes);
+    int axes[CG_MAX_DIMS], n = cg__axes_from(0, x->ndim, true, axes);
     cg_tensor *mu = cg_mean(x, axes, n, true);
     *istd = cg_rsqrt(cg_add_scalar(cg_var(x, axes, n, 0, true), eps));
     *xhat = cg_mul(cg_sub(x, mu), *istd);
@@ -534,7 +513,7 @@ cg_status cg__batch_norm_grad_sums_backward(const cg_node *node, cg_tensor *gs, 
     cg_tensor *x = IN(0), *g = IN(1), *istd, *xhat;
     int nd = x->ndim;
     standardize(x, node->attrs.f[0], &istd, &xhat);
-    cg_tensor *g0 = chan(row(gs, 0), nd), *g1 = chan(row(gs, 1), nd);
+    cg_tensor *g0 = cg__channel_view(row(gs, 0), nd), *g1 = cg__channel_view(row(gs, 1), nd);
     if (cg__needs(node, 0)) {
         cg_tensor *c = cg_add(cmean(g), cg_mul(xhat, cmean(cg_mul(g, xhat))));
         gin[0] = cg_mul(cg_mul(g1, istd), cg_sub(g, c));
@@ -557,7 +536,8 @@ cg_status cg__batch_norm_grad_input_backward(const cg_node *node, cg_tensor *gg,
     int nd = x->ndim;
     double m = (double)(cg__shape_numel(x->ndim, x->shape) / (x->shape[1] ? x->shape[1] : 1));
     standardize(x, node->attrs.f[0], &istd, &xhat);
-    cg_tensor *w = chan(IN(4), nd), *s0 = chan(row(s, 0), nd), *s1 = chan(row(s, 1), nd);
+    cg_tensor *w = cg__channel_view(IN(4), nd);
+    cg_tensor *s0 = cg__channel_view(row(s, 0), nd), *s1 = cg__channel_view(row(s, 1), nd);
     cg_tensor *w_istd = cg_mul(w, istd);
     if (cg__needs(node, 1))
         gin[1] = cg_mul(w_istd, gg);

@@ -85,8 +85,7 @@ static bool check_count(const char *op, const cg_tensor *x, int64_t count, const
 
 /* ---- shared pieces ---- */
 
-/* [C] viewed as [1, C, 1, ...] to broadcast along dimension 1 of an ndim tensor. */
-static cg_tensor *channel_view(cg_tensor *p, int ndim)
+cg_tensor *cg__channel_view(cg_tensor *p, int ndim)
 {
     if (!p)
         return NULL;
@@ -96,8 +95,7 @@ static cg_tensor *channel_view(cg_tensor *p, int ndim)
     return cg_reshape(p, ndim, shape);
 }
 
-/* The axes from first to ndim - 1, skipping axis 1 when skip1; returns how many. */
-static int axes_from(int first, int ndim, bool skip1, int *axes)
+int cg__axes_from(int first, int ndim, bool skip1, int *axes)
 {
     int n = 0;
     for (int d = first; d < ndim; d++)
@@ -110,9 +108,9 @@ static int axes_from(int first, int ndim, bool skip1, int *axes)
 static cg_tensor *apply_affine(cg_tensor *x, cg_tensor *mean, cg_tensor *invstd, cg_tensor *w,
                                cg_tensor *b)
 {
-    cg_tensor *alpha = w ? cg_mul(invstd, channel_view(w, x->ndim)) : invstd;
+    cg_tensor *alpha = w ? cg_mul(invstd, cg__channel_view(w, x->ndim)) : invstd;
     cg_tensor *m_alpha = cg_mul(mean, alpha);
-    cg_tensor *beta = b ? cg_sub(channel_view(b, x->ndim), m_alpha) : cg_neg(m_alpha);
+    cg_tensor *beta = b ? cg_sub(cg__channel_view(b, x->ndim), m_alpha) : cg_neg(m_alpha);
     return cg_add(cg_mul(x, alpha), beta);
 }
 
@@ -120,7 +118,7 @@ static cg_tensor *apply_affine(cg_tensor *x, cg_tensor *mean, cg_tensor *invstd,
  * later in-place update cannot change or invalidate what backward reads. */
 static cg_tensor *snapshot(cg_tensor *stat, int ndim)
 {
-    return channel_view(cg_contiguous(stat), ndim);
+    return cg__channel_view(cg_contiguous(stat), ndim);
 }
 
 /* 1 / sqrt(v + eps) */
@@ -246,7 +244,7 @@ cg_tensor *cg_instance_norm(cg_tensor *x, cg_tensor *running_mean, cg_tensor *ru
     int64_t spatial = cg__shape_numel(x->ndim - 2, x->shape + 2);
     if (!check_count(op, x, spatial, "spatial element"))
         return NULL;
-    int axes[CG_MAX_DIMS], naxes = axes_from(2, x->ndim, false, axes);
+    int axes[CG_MAX_DIMS], naxes = cg__axes_from(2, x->ndim, false, axes);
     return normalize_train(x, axes, naxes, running_mean, running_var, weight, bias, momentum,
                            eps, 2);
 }
@@ -281,7 +279,7 @@ cg_tensor *cg_layer_norm(cg_tensor *x, int nshape, const int64_t *shape, cg_tens
     if (!check_param(op, "weight", weight, x, nshape, shape) ||
         !check_param(op, "bias", bias, x, nshape, shape))
         return NULL;
-    int axes[CG_MAX_DIMS], naxes = axes_from(first, x->ndim, false, axes);
+    int axes[CG_MAX_DIMS], naxes = cg__axes_from(first, x->ndim, false, axes);
     cg_tensor *y = standard_score(x, axes, naxes, eps);
     if (weight)
         y = cg_mul(y, weight);
@@ -311,8 +309,8 @@ cg_tensor *cg_group_norm(cg_tensor *x, int64_t groups, cg_tensor *weight, cg_ten
     cg_tensor *xg = cg_reshape(x, 3, (int64_t[]){n, groups, group_size});
     cg_tensor *y = cg_reshape(standard_score(xg, &axis, 1, eps), x->ndim, x->shape);
     if (weight)
-        y = cg_mul(y, channel_view(weight, x->ndim));
-    return bias ? cg_add(y, channel_view(bias, x->ndim)) : y;
+        y = cg_mul(y, cg__channel_view(weight, x->ndim));
+    return bias ? cg_add(y, cg__channel_view(bias, x->ndim)) : y;
 }
 
 /* ---- dataset statistics ---- */

@@ -23,5 +23,11 @@ struct cg_tensor;
 /* Whether x ([N, C, ...]) has a layout the fused kernels take: its trailing dimensions
  * form one run of constant stride. Others are made contiguous first. */
 bool cg__batch_norm_layout_ok(const struct cg_tensor *x);
+/* [C] viewed as [1, C, 1, ...] to broadcast along dimension 1 of an ndim tensor; NULL for
+ * NULL (lib/nn/norm.c). */
+struct cg_tensor *cg__channel_view(struct cg_tensor *p, int ndim);
+/* The axes from first to ndim - 1, skipping axis 1 when skip1, into axes; returns how many
+ * (lib/nn/norm.c). */
+int cg__axes_from(int first, int ndim, bool skip1, int *axes);
 
 #endif
